@@ -1,5 +1,3 @@
-// Package netguard enforces a grant's network allow-list on outbound HTTP
-// requests made on behalf of a plugin.
 package netguard
 
 // Rule is one entry of a grant's network allow-list: which host a plugin may

@@ -1,0 +1,363 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/plugins/internal/kernel"
+)
+
+// Result is a tool call's outcome as the plugin returned it.
+type Result struct {
+	// JSON is the MCP CallToolResult object, with secrets redacted.
+	JSON json.RawMessage
+	// IsError is the result's isError flag: the tool ran and reported a
+	// failure the model should see.
+	IsError bool
+	Stats   Stats
+}
+
+// Stats measures one call.
+type Stats struct {
+	Instantiate time.Duration // creating the instance and running its initializer
+	Execute     time.Duration // running the export
+	MemoryBytes int64         // peak linear memory plus host memory
+	InputBytes  int
+	OutputBytes int
+}
+
+// Call runs tool with args (a JSON object; empty means {}) in a fresh
+// instance confined to sb. A nil error means the plugin returned a result,
+// which may still have IsError set; otherwise the error is a *CallError.
+func (p *Plugin) Call(ctx context.Context, tool string, args json.RawMessage, sb *Sandbox) (*Result, error) {
+	if sb == nil {
+		sb = &Sandbox{}
+	}
+	if _, ok := p.toolIndex[tool]; !ok {
+		names := make([]string, len(p.tools))
+		for i, t := range p.tools {
+			names[i] = t.Name
+		}
+		return nil, &CallError{Plugin: p.name, Tool: tool, Kind: ErrUnknownTool, Detail: "the plugin's tools are " + listOrNone(names)}
+	}
+	args = bytes.TrimSpace(args)
+	if len(args) == 0 {
+		args = json.RawMessage("{}")
+	}
+	if !json.Valid(args) || args[0] != '{' {
+		return nil, &CallError{Plugin: p.name, Tool: tool, Kind: ErrBadArguments, Detail: "want a JSON object, found " + snippet(args)}
+	}
+	var input []byte
+	if p.abi == ABIv1 {
+		input = marshalJSON(map[string]any{"params": map[string]any{"name": tool, "arguments": args}})
+	} else {
+		input = marshalJSON(map[string]any{"request": map[string]any{"name": tool, "arguments": args}, "context": map[string]any{}})
+	}
+	out, stats, err := p.run(ctx, p.abi.callExport(), input, sb, tool)
+	if err != nil {
+		return nil, err
+	}
+	if sb.Redactor != nil {
+		out = []byte(sb.Redactor.Replace(string(out)))
+	}
+	res, err := checkCallResult(out)
+	if err != nil {
+		return nil, &CallError{Plugin: p.name, Tool: tool, Kind: ErrBadOutput, Detail: err.Error()}
+	}
+	res.Stats = stats
+	res.Stats.OutputBytes = len(res.JSON)
+	return res, nil
+}
+
+func checkCallResult(out []byte) (*Result, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(out, &fields); err != nil || fields == nil {
+		return nil, fmt.Errorf("want a CallToolResult JSON object, found %s", snippet(out))
+	}
+	res := &Result{JSON: out}
+	if c, ok := fields["content"]; ok {
+		var content []map[string]any
+		if err := json.Unmarshal(c, &content); err != nil {
+			return nil, fmt.Errorf("content: want an array of content objects, found %s", snippet(c))
+		}
+		for i, item := range content {
+			if _, ok := item["type"].(string); !ok {
+				return nil, fmt.Errorf("content[%d]: missing its \"type\"", i)
+			}
+		}
+	} else {
+		fields["content"] = json.RawMessage("[]")
+		res.JSON = marshalJSON(fields)
+	}
+	if e, ok := fields["isError"]; ok && string(e) != "null" {
+		if err := json.Unmarshal(e, &res.IsError); err != nil {
+			return nil, fmt.Errorf("isError: want a boolean, found %s", snippet(e))
+		}
+	}
+	if sc, ok := fields["structuredContent"]; ok && string(sc) != "null" {
+		if bytes.TrimSpace(sc)[0] != '{' {
+			return nil, fmt.Errorf("structuredContent: want a JSON object, found %s", snippet(sc))
+		}
+	}
+	return res, nil
+}
+
+func snippet(b []byte) string {
+	const max = 80
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "nothing"
+	}
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// callState is what the host functions of one instance see.
+type callState struct {
+	ctx         context.Context
+	plugin      string
+	arena       *kernel.Arena
+	budget      *budget
+	limits      capabilities.Limits
+	sandbox     *Sandbox
+	logs        *pluginLog
+	output      []byte
+	outputSet   bool
+	errMsg      string
+	errSet      bool
+	vars        map[string][]byte
+	varBytes    int
+	lastStatus  int32
+	lastHeaders map[string]string
+	abort       error // the first failure a host function detected
+	stderrTail  tailBuffer
+}
+
+// budget is the memory one call may use: the guest's linear memory and its
+// host-side Extism memory together.
+type budget struct {
+	limit, used, peak int64
+	refused           bool
+}
+
+func (b *budget) Grow(delta int64) bool {
+	if b.used+delta > b.limit {
+		b.refused = true
+		return false
+	}
+	b.used += delta
+	if b.used > b.peak {
+		b.peak = b.used
+	}
+	return true
+}
+
+// linearMemory backs an instance's memory and refuses to grow past the
+// call's budget, so memory.grow fails in the guest instead of the host
+// running out.
+type linearMemory struct {
+	buf    []byte
+	budget *budget
+}
+
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	cur := uint64(len(m.buf))
+	if size <= cur {
+		return m.buf[:size]
+	}
+	if !m.budget.Grow(int64(size - cur)) {
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	nb := make([]byte, size)
+	copy(nb, m.buf)
+	m.buf = nb
+	return nb
+}
+
+func (m *linearMemory) Free() { m.buf = nil }
+
+type allocator struct{ budget *budget }
+
+func (a allocator) Allocate(_, _ uint64) experimental.LinearMemory {
+	return &linearMemory{budget: a.budget}
+}
+
+// tailBuffer keeps the last bytes written to it: the end of the guest's
+// stderr, where a Go plugin prints why it died.
+type tailBuffer struct{ b []byte }
+
+const tailBytes = 1024
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > tailBytes {
+		t.b = append(t.b[:0], t.b[len(t.b)-tailBytes:]...)
+	}
+	return len(p), nil
+}
+
+// reason is the most telling line of the guest's last words: a Go panic or
+// fatal error line when there is one, else the last non-empty line.
+func (t *tailBuffer) reason() string {
+	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return escape([]byte(strings.TrimSpace(l)))
+		}
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return escape([]byte(l))
+		}
+	}
+	return ""
+}
+
+type multiWriter []interface{ Write([]byte) (int, error) }
+
+func (m multiWriter) Write(p []byte) (int, error) {
+	for _, w := range m {
+		w.Write(p)
+	}
+	return len(p), nil
+}
+
+// run instantiates the module, runs export with input and returns what the
+// guest passed to output_set.
+func (p *Plugin) run(ctx context.Context, export string, input []byte, sb *Sandbox, tool string) ([]byte, Stats, error) {
+	stats := Stats{InputBytes: len(input)}
+	limits := p.rt.EffectiveLimits(sb.Limits)
+	cerr := func(kind error, detail string, err error) *CallError {
+		return &CallError{Plugin: p.name, Tool: tool, Kind: kind, Detail: detail, Err: err}
+	}
+	if int64(p.minMemory) > int64(limits.Memory) {
+		return nil, stats, cerr(ErrMemoryLimit, fmt.Sprintf("the module needs %s of memory to start; the limit is %s", capabilities.Size(p.minMemory), limits.Memory), nil)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(limits.Timeout))
+	defer cancel()
+
+	st := &callState{ctx: ctx, plugin: p.name, budget: &budget{limit: int64(limits.Memory)}, limits: limits, sandbox: sb}
+	st.arena = kernel.New(st.budget)
+	st.logs = newPluginLog(ctx, sb, p.name, tool)
+	defer st.logs.finish()
+	if err := st.arena.SetInput(input); err != nil {
+		return nil, stats, cerr(ErrMemoryLimit, "the call's input does not fit: "+err.Error(), err)
+	}
+	stdout := st.logs.stream("stdout", slog.LevelInfo)
+	stderr := st.logs.stream("stderr", slog.LevelWarn)
+	defer stdout.flush()
+	defer stderr.flush()
+
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous: any number of instances at once
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(stdout).
+		WithStderr(multiWriter{stderr, &st.stderrTail})
+	fsCfg, closeMounts, err := mountConfig(sb.Mounts)
+	if err != nil {
+		return nil, stats, cerr(ErrDenied, err.Error(), err)
+	}
+	defer closeMounts()
+	if fsCfg != nil {
+		cfg = cfg.WithFSConfig(fsCfg)
+	}
+
+	ictx := context.WithValue(ctx, stateKey{}, st)
+	ictx = experimental.WithMemoryAllocator(ictx, allocator{st.budget})
+	start := time.Now()
+	mod, err := p.rt.wz.InstantiateModule(ictx, p.compiled, cfg)
+	if err != nil {
+		return nil, stats, p.classify(ictx, st, tool, "instantiate", err)
+	}
+	defer mod.Close(context.Background())
+	if p.initFunc != "" {
+		if _, err := mod.ExportedFunction(p.initFunc).Call(ictx); err != nil {
+			return nil, stats, p.classify(ictx, st, tool, p.initFunc, err)
+		}
+	}
+	stats.Instantiate = time.Since(start)
+	start = time.Now()
+	res, err := mod.ExportedFunction(export).Call(ictx)
+	stats.Execute = time.Since(start)
+	stats.MemoryBytes = st.budget.peak
+	if err != nil {
+		return nil, stats, p.classify(ictx, st, tool, export, err)
+	}
+	if rc := int32(res[0]); rc != 0 {
+		msg := escape([]byte(st.errMsg))
+		if !st.errSet || msg == "" {
+			msg = fmt.Sprintf("export %s returned %d without an error message", export, rc)
+			if r := st.stderrTail.reason(); r != "" {
+				msg += "; its last output: " + r
+			}
+		}
+		return nil, stats, cerr(ErrPluginFailed, msg, nil)
+	}
+	return st.output, stats, nil
+}
+
+// classify turns what wazero reported into a CallError that says what the
+// plugin did, preferring the cause a host function recorded.
+func (p *Plugin) classify(ctx context.Context, st *callState, tool, phase string, err error) error {
+	var ce *CallError
+	if errors.As(st.abort, &ce) {
+		out := *ce
+		out.Plugin, out.Tool = p.name, tool
+		return &out
+	}
+	mk := func(kind error, detail string) error {
+		return &CallError{Plugin: p.name, Tool: tool, Kind: kind, Detail: detail, Err: err}
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return mk(ErrTimeout, fmt.Sprintf("it ran longer than its %s limit and was stopped", st.limits.Timeout))
+		case sys.ExitCodeContextCanceled:
+			return mk(ErrCanceled, "the caller went away")
+		}
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return mk(ErrTimeout, fmt.Sprintf("it ran longer than its %s limit and was stopped", st.limits.Timeout))
+	case st.budget.refused:
+		return mk(ErrMemoryLimit, fmt.Sprintf("it needed more than its %s memory limit", st.limits.Memory))
+	case errors.Is(ctx.Err(), context.Canceled):
+		return mk(ErrCanceled, "the caller went away")
+	}
+	if exit != nil {
+		d := fmt.Sprintf("it exited with code %d during %s", exit.ExitCode(), phase)
+		if r := st.stderrTail.reason(); r != "" {
+			d += ": " + r
+		}
+		return mk(ErrTrap, d)
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	d := fmt.Sprintf("%s during %s", strings.TrimSuffix(first, " (recovered by wazero)"), phase)
+	if r := st.stderrTail.reason(); r != "" {
+		d += "; its last output: " + r
+	}
+	return mk(ErrTrap, d)
+}

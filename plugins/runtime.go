@@ -1,0 +1,197 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"syscall"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wardenmcp/warden/capabilities"
+)
+
+// DefaultMaxModuleBytes caps the size of a module accepted by Load. A Go
+// wasip1 plugin is about 2–3 MiB; 64 MiB leaves room for large ones while
+// bounding the compiler's work on hostile input.
+const DefaultMaxModuleBytes = 64 << 20
+
+// Runtime compiles plugin modules and runs their calls. One Runtime serves
+// every plugin of a process; it is safe for concurrent use.
+type Runtime struct {
+	wz             wazero.Runtime
+	cache          wazero.CompilationCache
+	logger         *slog.Logger
+	maxModuleBytes int64
+	defaults       capabilities.Limits
+	ceilings       capabilities.Limits
+}
+
+type runtimeConfig struct {
+	cacheDir       string
+	logger         *slog.Logger
+	maxModuleBytes int64
+	defaults       *capabilities.Limits
+	ceilings       *capabilities.Limits
+}
+
+// Option configures a Runtime. Options return an error when their value is
+// unusable, and NewRuntime reports it.
+type Option func(*runtimeConfig) error
+
+// WithCacheDir keeps compiled machine code in dir so that later processes
+// skip compilation. The directory is created with mode 0700 and refused when
+// anyone but the current user could write to it: wazero trusts its cache
+// files, so whoever can write them can bypass every signature check.
+func WithCacheDir(dir string) Option {
+	return func(c *runtimeConfig) error {
+		if dir == "" {
+			return errors.New("cache directory: empty path")
+		}
+		c.cacheDir = dir
+		return nil
+	}
+}
+
+// WithLogger sets where the runtime reports its own events (not plugin logs,
+// which go to each call's Sandbox.Log).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *runtimeConfig) error {
+		if l == nil {
+			return errors.New("logger: nil")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithMaxModuleBytes caps the size of modules accepted by Load.
+func WithMaxModuleBytes(n int64) Option {
+	return func(c *runtimeConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("max module bytes: %d is not positive", n)
+		}
+		c.maxModuleBytes = n
+		return nil
+	}
+}
+
+// WithDefaultLimits sets the limits used where a grant is silent.
+func WithDefaultLimits(l capabilities.Limits) Option {
+	return func(c *runtimeConfig) error {
+		c.defaults = &l
+		return nil
+	}
+}
+
+// WithCeilings sets host-wide maxima that no grant can exceed.
+func WithCeilings(l capabilities.Limits) Option {
+	return func(c *runtimeConfig) error {
+		c.ceilings = &l
+		return nil
+	}
+}
+
+// NewRuntime returns a Runtime configured by opts. Close it to release the
+// compiled code.
+func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
+	cfg := runtimeConfig{logger: slog.New(slog.DiscardHandler), maxModuleBytes: DefaultMaxModuleBytes}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("plugins: %w", err)
+		}
+	}
+	r := &Runtime{logger: cfg.logger, maxModuleBytes: cfg.maxModuleBytes, defaults: capabilities.DefaultLimits, ceilings: capabilities.MaxLimits}
+	if cfg.defaults != nil {
+		r.defaults = cfg.defaults.WithDefaults(capabilities.DefaultLimits)
+	}
+	if cfg.ceilings != nil {
+		r.ceilings = cfg.ceilings.WithDefaults(capabilities.MaxLimits)
+	}
+	r.defaults = r.defaults.Clamp(r.ceilings)
+
+	wcfg := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true). // a deadline must stop a looping guest
+		WithMemoryLimitPages(pagesFor(int64(r.ceilings.Memory)))
+	if cfg.cacheDir != "" {
+		if err := secureDir(cfg.cacheDir); err != nil {
+			return nil, fmt.Errorf("plugins: compilation cache: %w", err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("plugins: compilation cache %s: %w", cfg.cacheDir, err)
+		}
+		r.cache = cache
+		wcfg = wcfg.WithCompilationCache(cache)
+	}
+	r.wz = wazero.NewRuntimeWithConfig(ctx, wcfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("plugins: instantiate WASI: %w", err)
+	}
+	if err := instantiateHostEnv(ctx, r.wz); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("plugins: instantiate extism:host/env: %w", err)
+	}
+	return r, nil
+}
+
+// Close releases the runtime and every plugin loaded by it. It is safe to
+// call on a partly constructed Runtime and more than once.
+func (r *Runtime) Close(ctx context.Context) error {
+	var errs []error
+	if r.wz != nil {
+		errs = append(errs, r.wz.Close(ctx))
+		r.wz = nil
+	}
+	if r.cache != nil {
+		errs = append(errs, r.cache.Close(ctx))
+		r.cache = nil
+	}
+	return errors.Join(errs...)
+}
+
+// EffectiveLimits returns the limits a call runs under for a grant's limits:
+// the grant's values, the runtime defaults where it is silent, clamped to the
+// runtime's ceilings.
+func (r *Runtime) EffectiveLimits(granted capabilities.Limits) capabilities.Limits {
+	return granted.WithDefaults(r.defaults).Clamp(r.ceilings)
+}
+
+const wasmPage = 65536
+
+func pagesFor(bytes int64) uint32 {
+	p := (bytes + wasmPage - 1) / wasmPage
+	if p > 65536 {
+		p = 65536
+	}
+	if p < 1 {
+		p = 1
+	}
+	return uint32(p)
+}
+
+// secureDir creates dir (mode 0700) if needed and checks that it is a real
+// directory that only the current user can write.
+func secureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (found %s)", dir, fi.Mode().Type())
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("%s has mode %04o; want no group or world write (0700): anyone who can write compiled code bypasses signature checks", dir, perm)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s is owned by uid %d, not by the current user (uid %d)", dir, st.Uid, os.Getuid())
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package sdk
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/wardenmcp/warden/sdk/internal/schema"
+)
+
+// Tool describes a tool as MCP clients see it. The input schema comes from
+// the handler's argument type and, for AddStructuredTool, the output schema
+// from its result type.
+type Tool struct {
+	// Name identifies the tool within the plugin: 1 to 128 characters of
+	// A-Z, a-z, 0-9, '_', '-' and '.'. The host shows it as
+	// "<plugin>.<name>".
+	Name string
+	// Title is an optional human-readable name.
+	Title string
+	// Description tells a model what the tool does and when to use it.
+	Description string
+	// Annotations are hints about the tool's behaviour.
+	Annotations Annotations
+}
+
+// Annotations are the MCP tool annotations. They are hints for clients, not
+// guarantees, and a nil hint is left to the client's default.
+type Annotations struct {
+	// Title is a human-readable name for the tool.
+	Title string `json:"title,omitempty"`
+	// ReadOnlyHint says the tool does not modify its environment.
+	ReadOnlyHint *bool `json:"readOnlyHint,omitempty"`
+	// DestructiveHint says the tool may delete or overwrite data.
+	DestructiveHint *bool `json:"destructiveHint,omitempty"`
+	// IdempotentHint says repeating a call with the same arguments has no
+	// further effect.
+	IdempotentHint *bool `json:"idempotentHint,omitempty"`
+	// OpenWorldHint says the tool talks to the outside world (the network).
+	OpenWorldHint *bool `json:"openWorldHint,omitempty"`
+}
+
+func (a Annotations) isZero() bool {
+	return a.Title == "" && a.ReadOnlyHint == nil && a.DestructiveHint == nil &&
+		a.IdempotentHint == nil && a.OpenWorldHint == nil
+}
+
+// Bool returns a pointer to b, for the hints in Annotations.
+func Bool(b bool) *bool { return &b }
+
+// Context describes the call being handled. Host services (HTTP, Config,
+// Secret, Log) are package-level functions and may be used from any handler.
+type Context struct {
+	// Tool is the name of the called tool.
+	Tool string
+	// Arguments is the arguments object exactly as the host sent it.
+	Arguments json.RawMessage
+	// HostContext is the "context" object of a v2 call_tool request, as the
+	// host sent it, or nil (v1 calls have none).
+	HostContext json.RawMessage
+}
+
+// AddTool registers a tool whose arguments are decoded into In, typically a
+// struct whose fields carry `json` and `jsonschema` tags (see the package
+// documentation). The tool's input schema is derived from In.
+//
+// Arguments that do not match the schema never reach h: the caller gets a
+// result with isError set that says what was expected and what was found.
+// A non-nil error from h also becomes an isError result carrying its text.
+//
+// AddTool is meant to be called from init functions. A definition that
+// cannot be registered (a bad name, a duplicate, an argument type without a
+// JSON object form, a malformed tag) makes every export of the plugin fail
+// with a message naming the problem.
+func AddTool[In any](t Tool, h func(c *Context, in In) (*Result, error)) {
+	defaultRegistry.add(t, reflect.TypeFor[In](), nil, func(c *Context, args []byte) (*Result, error) {
+		var in In
+		if err := decodeArgs(args, &in); err != nil {
+			return argsError(t.Name, err), nil
+		}
+		return h(c, in)
+	})
+}
+
+// AddStructuredTool registers a tool that returns structured content. Its
+// input schema is derived from In and its output schema from Out, which must
+// be a struct (or a map with string keys). A successful call returns Out as
+// structuredContent and, for clients that only read text, the same JSON as
+// a text block. A non-nil error becomes an isError result carrying its text.
+func AddStructuredTool[In, Out any](t Tool, h func(c *Context, in In) (Out, error)) {
+	defaultRegistry.add(t, reflect.TypeFor[In](), reflect.TypeFor[Out](), func(c *Context, args []byte) (*Result, error) {
+		var in In
+		if err := decodeArgs(args, &in); err != nil {
+			return argsError(t.Name, err), nil
+		}
+		out, err := h(c, in)
+		if err != nil {
+			return nil, err
+		}
+		data, err := marshalJSON(out)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the result: %w", err)
+		}
+		if string(data) == "null" {
+			return nil, errors.New("the tool returned no result")
+		}
+		return &Result{
+			Content:           []Content{{Type: "text", Text: string(data)}},
+			StructuredContent: json.RawMessage(data),
+		}, nil
+	})
+}
+
+// handlerFunc runs a tool on its raw (already validated) arguments.
+type handlerFunc func(c *Context, args []byte) (*Result, error)
+
+type entry struct {
+	name  string
+	def   json.RawMessage // the MCP Tool object
+	input *schema.Schema
+	run   handlerFunc
+}
+
+// registry holds a plugin's tools in registration order.
+type registry struct {
+	tools  []*entry
+	byName map[string]*entry
+	errs   []error
+}
+
+var defaultRegistry = &registry{}
+
+// toolJSON is the MCP Tool object.
+type toolJSON struct {
+	Name         string         `json:"name"`
+	Title        string         `json:"title,omitempty"`
+	Description  string         `json:"description,omitempty"`
+	InputSchema  *schema.Schema `json:"inputSchema"`
+	OutputSchema *schema.Schema `json:"outputSchema,omitempty"`
+	Annotations  *Annotations   `json:"annotations,omitempty"`
+}
+
+func validName(name string) bool {
+	if len(name) < 1 || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *registry) add(t Tool, in, out reflect.Type, run handlerFunc) {
+	if err := r.register(t, in, out, run); err != nil {
+		r.errs = append(r.errs, err)
+	}
+}
+
+func (r *registry) register(t Tool, in, out reflect.Type, run handlerFunc) error {
+	if !validName(t.Name) {
+		return fmt.Errorf("tool name %q: expected 1 to 128 characters of A-Z, a-z, 0-9, '_', '-' and '.'", t.Name)
+	}
+	if _, dup := r.byName[t.Name]; dup {
+		return fmt.Errorf("tool %q is registered twice", t.Name)
+	}
+	if run == nil {
+		return fmt.Errorf("tool %q: nil handler", t.Name)
+	}
+	inSchema, err := schema.For(in, schema.Input)
+	if err != nil {
+		return fmt.Errorf("tool %q: arguments: %w", t.Name, err)
+	}
+	def := toolJSON{
+		Name:        t.Name,
+		Title:       t.Title,
+		Description: t.Description,
+		InputSchema: inSchema,
+	}
+	if out != nil {
+		if def.OutputSchema, err = schema.For(out, schema.Output); err != nil {
+			return fmt.Errorf("tool %q: result: %w", t.Name, err)
+		}
+	}
+	if !t.Annotations.isZero() {
+		a := t.Annotations
+		def.Annotations = &a
+	}
+	data, err := marshalJSON(def)
+	if err != nil {
+		return fmt.Errorf("tool %q: %w", t.Name, err)
+	}
+	e := &entry{name: t.Name, def: data, input: inSchema, run: run}
+	if r.byName == nil {
+		r.byName = map[string]*entry{}
+	}
+	r.byName[t.Name] = e
+	r.tools = append(r.tools, e)
+	return nil
+}
