@@ -271,7 +271,7 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte, sb *Sandb
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		WithNanosleep(func(ns int64) { sleepCtx(ctx, ns) }).
 		WithRandSource(rand.Reader).
 		WithStdout(stdout).
 		WithStderr(multiWriter{stderr, &st.stderrTail})
@@ -316,6 +316,17 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte, sb *Sandb
 		return nil, stats, cerr(ErrPluginFailed, msg, nil)
 	}
 	return st.output, stats, nil
+}
+
+// sleepCtx is the guest's sleep: wazero's own ignores the context, so a
+// plugin sleeping in poll_oneoff would outlive its deadline.
+func sleepCtx(ctx context.Context, ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // classify turns what wazero reported into a CallError that says what the

@@ -304,7 +304,7 @@ func TestLoadRefusesBadModules(t *testing.T) {
 		{"no entry points", module(nil, nil), plugins.ErrInvalidModule, "want exports list_tools and call_tool"},
 		{"unknown import module", module([]imp{{"env", "evil", nil, nil}}, nil), plugins.ErrInvalidModule, "env.evil"},
 		{"unknown host function", module([]imp{{"extism:host/env", "spawn_shell", nil, nil}}, nil), plugins.ErrInvalidModule, "extism:host/env.spawn_shell"},
-		{"wrong host signature", module([]imp{{"extism:host/env", "alloc", []byte{i32}, []byte{i32}}}, nil), plugins.ErrInvalidModule, "want"},
+		{"wrong host signature", module([]imp{{"extism:host/env", "alloc", []byte{i32}, []byte{i32}}}, nil), plugins.ErrInvalidModule, "Warden provides (i64) -> (i64)"},
 		{"export with params", module(nil, []exp{{"list_tools", []byte{i32}, []byte{i32}}, {"call_tool", nil, []byte{i32}}}), plugins.ErrInvalidModule, "list_tools has type"},
 	}
 	for _, tt := range tests {

@@ -102,17 +102,28 @@ Exit status: 0 when the plugin returned a result (even one with "isError": true)
 			}
 			defer p.Close(ctx)
 
-			sb, err := plugins.SandboxFromGrant(ctx, name, grant, capabilities.DefaultProviders())
+			sb, err := rt.SandboxFromGrant(ctx, name, grant, capabilities.DefaultProviders())
 			if err != nil {
 				return err
 			}
 			defer sb.Close()
-			for k, v := range extra {
+			if len(extra) > 0 {
+				// Flag secrets are masked like granted ones; the grant's
+				// own opt-outs still apply to its secrets.
+				redacted := map[string]string{}
+				for _, s := range grant.Secrets {
+					if v, ok := sb.Config[s.Name]; ok && s.Redacted() {
+						redacted[s.Name] = v
+					}
+				}
 				if sb.Config == nil {
 					sb.Config = map[string]string{}
 				}
-				sb.Config[k] = v
-				sb.Redact = append(sb.Redact, v)
+				for k, v := range extra {
+					sb.Config[k] = v
+					redacted[k] = v
+				}
+				sb.Redactor = capabilities.NewRedactor(redacted)
 			}
 			if timeout > 0 {
 				sb.Limits.Timeout = capabilities.Duration(timeout)
@@ -129,7 +140,7 @@ Exit status: 0 when the plugin returned a result (even one with "isError": true)
 				return fmt.Errorf("format result: %w", err)
 			}
 			out.WriteByte('\n')
-			_, err = os.Stdout.Write(out.Bytes())
+			_, err = cmd.OutOrStdout().Write(out.Bytes())
 			return err
 		},
 	}
