@@ -14,17 +14,19 @@ type Status string
 
 // The statuses a ReportItem can have.
 const (
-	// StatusMatch: requested and granted.
+	// StatusMatch means the capability is requested and granted.
 	StatusMatch Status = "match"
-	// StatusNotGranted: requested but not granted; using it will fail.
+	// StatusNotGranted means the capability is requested but not granted,
+	// so using it will fail.
 	StatusNotGranted Status = "not-granted"
-	// StatusOverGrant: granted but not requested, or granted more widely
-	// than requested.
+	// StatusOverGrant means the capability is granted but not requested,
+	// or granted more widely than requested.
 	StatusOverGrant Status = "over-grant"
-	// StatusUnstated: granted to a plugin that embeds no manifest, so there
-	// is no request to compare with.
+	// StatusUnstated means the capability is granted to a plugin that
+	// embeds no manifest, so there is no request to compare with.
 	StatusUnstated Status = "unstated"
-	// StatusMismatch: the grant names a different plugin than the manifest.
+	// StatusMismatch means the grant names a different plugin than the
+	// manifest does.
 	StatusMismatch Status = "mismatch"
 )
 

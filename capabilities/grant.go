@@ -1,7 +1,6 @@
 package capabilities
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -550,34 +548,20 @@ func (g *Grant) Secret(name string) (Secret, bool) {
 }
 
 // Redactor returns a replacer that masks, in tool output, the values of the
-// grant's secrets whose output is redacted. values maps secret names to
-// their resolved values, as ResolveSecrets returns them. Each value, and its
-// JSON-escaped form if different, is replaced with "[REDACTED:NAME]";
-// longer values are matched first so that one value containing another is
-// masked whole.
+// grant's secrets whose output is redacted (see NewRedactor). values maps
+// secret names to their resolved values, as ResolveSecrets returns them;
+// values of secrets with redactOutput: false, and names the grant does not
+// list, are left alone.
 func (g *Grant) Redactor(values map[string]string) *strings.Replacer {
-	type pair struct{ old, name string }
-	var pairs []pair
+	masked := map[string]string{}
 	if g != nil {
 		for _, s := range g.Secrets {
-			v := values[s.Name]
-			if !s.Redacted() || v == "" {
-				continue
-			}
-			pairs = append(pairs, pair{v, s.Name})
-			if b, err := json.Marshal(v); err == nil {
-				if esc := string(b[1 : len(b)-1]); esc != v {
-					pairs = append(pairs, pair{esc, s.Name})
-				}
+			if v, ok := values[s.Name]; ok && s.Redacted() {
+				masked[s.Name] = v
 			}
 		}
 	}
-	sort.SliceStable(pairs, func(i, j int) bool { return len(pairs[i].old) > len(pairs[j].old) })
-	args := make([]string, 0, 2*len(pairs))
-	for _, p := range pairs {
-		args = append(args, p.old, "[REDACTED:"+p.name+"]")
-	}
-	return strings.NewReplacer(args...)
+	return NewRedactor(masked)
 }
 
 // line returns the line a field was read from, falling back to its closest

@@ -131,8 +131,10 @@ func TestParseGrantErrors(t *testing.T) {
 		{"label with leading dash", "network:\n  allow:\n    - host: -a.com\n", `g.yaml:5: network.allow[0].host: "-a.com" is not a valid host name: a label starts or ends with '-' (want a host name such as api.example.com, an IP address, or *.example.com)`},
 		{"non-ASCII host", "network:\n  allow:\n    - host: bücher.de\n", `g.yaml:5: network.allow[0].host: "bücher.de" is not a valid host name: it is not ASCII (write internationalised names in their xn-- form) (want a host name such as api.example.com, an IP address, or *.example.com)`},
 		{"host with space", "network:\n  allow:\n    - host: 'a .com'\n", `g.yaml:5: network.allow[0].host: "a .com" contains a space (want a host name such as api.example.com, an IP address, or *.example.com)`},
-		{"odd IPv4", "network:\n  allow:\n    - host: 127.1\n", `g.yaml:5: network.allow[0].host: "127.1" is not a valid IP address or host name (a host name cannot end in a number)`},
-		{"octal IPv4", "network:\n  allow:\n    - host: 010.0.0.1\n", `g.yaml:5: network.allow[0].host: "010.0.0.1" is not a valid IP address or host name (a host name cannot end in a number)`},
+		{"odd IPv4", "network:\n  allow:\n    - host: 127.1\n", `g.yaml:5: network.allow[0].host: "127.1" is not a valid IP address or host name (a host name cannot end in a number, which resolvers may read as an IPv4 address)`},
+		{"octal IPv4", "network:\n  allow:\n    - host: 010.0.0.1\n", `g.yaml:5: network.allow[0].host: "010.0.0.1" is not a valid IP address or host name (a host name cannot end in a number, which resolvers may read as an IPv4 address)`},
+		{"hex IPv4", "network:\n  allow:\n    - host: 0x7f.1\n", `g.yaml:5: network.allow[0].host: "0x7f.1" is not a valid IP address or host name (a host name cannot end in a number, which resolvers may read as an IPv4 address)`},
+		{"hex final label", "network:\n  allow:\n    - host: a.0xff\n", `g.yaml:5: network.allow[0].host: "a.0xff" is not a valid IP address or host name (a host name cannot end in a number, which resolvers may read as an IPv4 address)`},
 		{"scheme ftp", "network:\n  allow:\n    - host: a.com\n      schemes: [https, ftp]\n", `g.yaml:6: network.allow[0].schemes[1]: "ftp" is not allowed (want http or https)`},
 		{"scheme twice", "network:\n  allow:\n    - {host: a.com, schemes: [https, HTTPS]}\n", `g.yaml:5: network.allow[0].schemes[1]: "https" is listed twice`},
 		{"schemes empty", "network:\n  allow:\n    - {host: a.com, schemes: []}\n", `g.yaml:5: network.allow[0].schemes: is empty (leave it out for [https], or list http and/or https)`},
@@ -349,6 +351,17 @@ func TestExampleGrants(t *testing.T) {
 		}
 		if want := strings.TrimSuffix(filepath.Base(f), ".yaml"); g.Plugin != want {
 			t.Errorf("%s: plugin = %q, want %q", f, g.Plugin, want)
+		}
+		// When the example plugin of the same name has a manifest, the
+		// grant gives it exactly what it asks for.
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		if data, err := os.ReadFile(filepath.Join("../examples", name, "manifest.yaml")); err == nil {
+			m, err := ParseManifestYAML(name+"/manifest.yaml", data)
+			if err != nil {
+				t.Errorf("%v", err)
+			} else if r := Diff(m, g); r.Count(StatusNotGranted)+r.Count(StatusOverGrant)+r.Count(StatusMismatch) > 0 {
+				t.Errorf("%s does not match %s/manifest.yaml:\n%s", f, name, r)
+			}
 		}
 		if fs := Lint(g); HasErrors(fs) {
 			var b strings.Builder

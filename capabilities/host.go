@@ -79,8 +79,8 @@ func normalizeHost(raw string) (string, string) {
 			return "", fmt.Sprintf("%q is not a valid host name: %s (%s)", raw, msg, want)
 		}
 	}
-	if last := labels[len(labels)-1]; allDigits(last) {
-		return "", fmt.Sprintf("%q is not a valid IP address or host name (a host name cannot end in a number)", raw)
+	if last := labels[len(labels)-1]; allDigits(last) || isHexNumber(last) {
+		return "", fmt.Sprintf("%q is not a valid IP address or host name (a host name cannot end in a number, which resolvers may read as an IPv4 address)", raw)
 	}
 	return h, ""
 }
@@ -107,6 +107,21 @@ func checkLabel(l string) string {
 		}
 	}
 	return ""
+}
+
+// isHexNumber reports whether a label is "0x" followed by hex digits, which
+// URL parsers and some resolvers read as part of an IPv4 address.
+func isHexNumber(s string) bool {
+	rest, ok := strings.CutPrefix(s, "0x")
+	if !ok {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func allDigits(s string) bool {

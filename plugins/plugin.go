@@ -89,7 +89,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 
 	m, err := ReadManifest(wasm)
 	if err != nil {
-		return nil, lerr(ErrInvalidModule, err.Error(), err)
+		return nil, &LoadError{Plugin: name, Kind: err}
 	}
 	p.manifest = m
 
@@ -166,14 +166,14 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 func ReadManifest(wasm []byte) (*capabilities.Manifest, error) {
 	raw, found, err := wasmbin.CustomSection(wasm, ManifestSection)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	if !found {
 		return nil, nil
 	}
 	m, err := capabilities.ParseManifestJSON(raw)
 	if err != nil {
-		return nil, fmt.Errorf("custom section %s: %w", ManifestSection, err)
+		return nil, fmt.Errorf("%w: custom section %s: %w", ErrInvalidModule, ManifestSection, err)
 	}
 	return m, nil
 }

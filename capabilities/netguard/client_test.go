@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,13 +26,14 @@ func loopbackRule(port int) Rule {
 
 func TestLoopbackRequest(t *testing.T) {
 	var gotHost, gotAuth, gotBody, gotMethod string
-	srv, port := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var conns connCounter
+	srv, port := watchedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		gotHost, gotAuth, gotBody, gotMethod = r.Host, r.Header.Get("Authorization"), string(b), r.Method
 		w.Header().Set("X-Answer", "42")
 		w.WriteHeader(http.StatusTeapot)
 		io.WriteString(w, "hello")
-	}))
+	}), conns.hook)
 	c := mustNew(t, Policy{Plugin: "p", Rules: []Rule{loopbackRule(port)}})
 	resp, err := c.Do(context.Background(), &Request{
 		Method: "POST",
@@ -51,8 +53,7 @@ func TestLoopbackRequest(t *testing.T) {
 
 	// The same server without privateNetwork: allow is refused before any
 	// connection is made.
-	var conns atomic.Int32
-	srv.Config.ConnState = func(net.Conn, http.ConnState) { conns.Add(1) }
+	before := conns.count(http.StateNew)
 	r := loopbackRule(port)
 	r.PrivateNetwork = ""
 	c2 := mustNew(t, Policy{Plugin: "p", Rules: []Rule{r}})
@@ -60,8 +61,8 @@ func TestLoopbackRequest(t *testing.T) {
 	if d := asDenied(t, err); d.IP != netip.MustParseAddr("127.0.0.1") || !strings.Contains(d.Reason, "loopback") {
 		t.Errorf("denied: %v", d)
 	}
-	if conns.Load() != 0 {
-		t.Errorf("server saw %d connection events", conns.Load())
+	if n := conns.count(http.StateNew) - before; n != 0 {
+		t.Errorf("server saw %d new connections", n)
 	}
 }
 
@@ -79,9 +80,12 @@ func TestRefusedMethods(t *testing.T) {
 }
 
 func TestHTTPS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", r.Proto, r.TLS.ServerName)
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted-CA case logs a handshake error
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	port := serverPort(t, srv)
 	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
@@ -172,9 +176,8 @@ func TestRebinding(t *testing.T) {
 	})
 
 	t.Run("granted name to loopback server without allow", func(t *testing.T) {
-		var conns atomic.Int32
-		srv, port := loopbackServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-		srv.Config.ConnState = func(net.Conn, http.ConnState) { conns.Add(1) }
+		var conns connCounter
+		_, port := watchedServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), conns.hook)
 		fn := newFakeNet(t)
 		fn.name("rebind.example.com", addrs("127.0.0.1"))
 		r := Rule{Host: "rebind.example.com", Ports: []int{port}, Schemes: []string{"http"}}
@@ -184,8 +187,8 @@ func TestRebinding(t *testing.T) {
 		if d := asDenied(t, err); !strings.Contains(d.Error(), "it resolved to 127.0.0.1, a loopback address") {
 			t.Errorf("%v", d)
 		}
-		if conns.Load() != 0 {
-			t.Errorf("server saw %d connection events", conns.Load())
+		if n := conns.count(http.StateNew); n != 0 {
+			t.Errorf("server saw %d connections", n)
 		}
 	})
 
@@ -247,9 +250,8 @@ func TestSocketCheck(t *testing.T) {
 // dialer a loopback address the hop may not reach: the control hook must
 // refuse it before connect, so the server never sees a connection.
 func TestSocketCheckStopsConnect(t *testing.T) {
-	var conns atomic.Int32
-	srv, port := loopbackServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	srv.Config.ConnState = func(net.Conn, http.ConnState) { conns.Add(1) }
+	var conns connCounter
+	_, port := watchedServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), conns.hook)
 	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
 
 	var calledAfter atomic.Bool
@@ -272,13 +274,13 @@ func TestSocketCheckStopsConnect(t *testing.T) {
 	if !calledAfter.Load() {
 		t.Error("the caller's Control hook did not run")
 	}
-	// Two allowed connects, each seen as new and closed; nothing else.
+	// The two allowed connects, nothing else.
 	deadline := time.Now().Add(2 * time.Second)
-	for conns.Load() < 4 && time.Now().Before(deadline) {
+	for conns.count(http.StateClosed) < 2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := conns.Load(); n != 4 {
-		t.Errorf("server saw %d connection events, want 4 (two connections)", n)
+	if n := conns.count(http.StateNew); n != 2 {
+		t.Errorf("server saw %d connections, want 2", n)
 	}
 }
 
@@ -319,17 +321,11 @@ func TestRedirects(t *testing.T) {
 		log = nil
 		return l
 	}
-	var bPort int
-	var bConns atomic.Int32
-	srvB, bPort := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var bConns connCounter
+	srvB, bPort := watchedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		record(r)
 		io.WriteString(w, "B")
-	}))
-	srvB.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			bConns.Add(1)
-		}
-	}
+	}), bConns.hook)
 	srvA, aPort := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		record(r)
 		q := r.URL.Query()
@@ -375,7 +371,7 @@ func TestRedirects(t *testing.T) {
 		{fmt.Sprintf("http://127.0.0.1:%d/", bPort), fmt.Sprintf("plugin fetch was redirected from %s to 127.0.0.1:%d over http; 127.0.0.1 is a loopback address", from, bPort)},
 		{"http://127.0.0.1/", fmt.Sprintf("plugin fetch was redirected from %s to 127.0.0.1:80 over http; the grant allows that host only as 127.0.0.1:%d over http", from, bPort)},
 		{"http://169.254.169.254/latest/meta-data/", "to 169.254.169.254:80 over http; 169.254.169.254 is a cloud metadata address"},
-		{"http://[::ffff:169.254.169.254]/", "to ::ffff:169.254.169.254:80 over http; the grant allows only"},
+		{"http://[::ffff:169.254.169.254]/", "to [::ffff:169.254.169.254]:80 over http; the grant allows only"},
 		{"http://internal.example.com/", "to internal.example.com:80 over http; it resolved to 10.0.0.5, a private address (RFC 1918), and the grant does not set privateNetwork: allow for internal.example.com"},
 		{"http://evil.example.net/", "to evil.example.net:80 over http; the grant allows only"},
 		{"https://b.example.com/", "to b.example.com:443 over https; the grant allows that host only as b.example.com"},
@@ -397,8 +393,8 @@ func TestRedirects(t *testing.T) {
 			t.Errorf("dialled %s", d)
 		}
 	}
-	if bConns.Load() != 0 {
-		t.Errorf("server B saw %d connections", bConns.Load())
+	if n := bConns.count(http.StateNew); n != 0 {
+		t.Errorf("server B saw %d connections", n)
 	}
 	takeLog()
 
@@ -599,21 +595,13 @@ func TestNoProxy(t *testing.T) {
 func TestClientsDoNotShareConnections(t *testing.T) {
 	var mu sync.Mutex
 	remotes := map[string]int{}
-	var newConns, closed atomic.Int32
-	srv, port := loopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var conns connCounter
+	srv, port := watchedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		remotes[r.RemoteAddr]++
 		mu.Unlock()
 		io.WriteString(w, r.RemoteAddr)
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			newConns.Add(1)
-		case http.StateClosed:
-			closed.Add(1)
-		}
-	}
+	}), conns.hook)
 	p := Policy{Rules: []Rule{loopbackRule(port)}}
 	c1, c2 := mustNew(t, p), mustNew(t, p)
 	var got [2][]string
@@ -636,8 +624,8 @@ func TestClientsDoNotShareConnections(t *testing.T) {
 	if got[0][0] == got[1][0] {
 		t.Errorf("clients shared connection %s", got[0][0])
 	}
-	if newConns.Load() != 2 {
-		t.Errorf("%d connections, want 2", newConns.Load())
+	if n := conns.count(http.StateNew); n != 2 {
+		t.Errorf("%d connections, want 2", n)
 	}
 
 	// Close closes the idle connection and refuses further requests.
@@ -646,11 +634,11 @@ func TestClientsDoNotShareConnections(t *testing.T) {
 		t.Errorf("Do after Close: %v", err)
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for closed.Load() < 1 && time.Now().Before(deadline) {
+	for conns.count(http.StateClosed) < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if closed.Load() != 1 {
-		t.Errorf("%d connections closed after Close, want 1", closed.Load())
+	if n := conns.count(http.StateClosed); n != 1 {
+		t.Errorf("%d connections closed after Close, want 1", n)
 	}
 	if _, err := c2.Do(context.Background(), get(srv.URL)); err != nil {
 		t.Errorf("other client after Close: %v", err)

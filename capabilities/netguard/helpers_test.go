@@ -118,9 +118,39 @@ func addrs(s ...string) []netip.Addr {
 // with its port. It fails the test if the server is not on loopback.
 func loopbackServer(t *testing.T, h http.Handler) (*httptest.Server, int) {
 	t.Helper()
-	srv := httptest.NewServer(h)
+	return watchedServer(t, h, nil)
+}
+
+// watchedServer is loopbackServer with a ConnState hook, set before the
+// server starts (httptest wraps it).
+func watchedServer(t *testing.T, h http.Handler, state func(net.Conn, http.ConnState)) (*httptest.Server, int) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = state
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, serverPort(t, srv)
+}
+
+// connCounter counts a server's connection events by state.
+type connCounter struct {
+	mu     sync.Mutex
+	states map[http.ConnState]int
+}
+
+func (c *connCounter) hook(_ net.Conn, s http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.states == nil {
+		c.states = map[http.ConnState]int{}
+	}
+	c.states[s]++
+}
+
+func (c *connCounter) count(s http.ConnState) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.states[s]
 }
 
 func serverPort(t *testing.T, srv *httptest.Server) int {

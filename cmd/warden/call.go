@@ -128,7 +128,7 @@ Exit status: 0 when the plugin returned a result (even one with "isError": true)
 			if timeout > 0 {
 				sb.Limits.Timeout = capabilities.Duration(timeout)
 			}
-			sb.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug - 4}))
+			sb.Log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug - 4}))
 			sb.LogLevel = level
 
 			res, err := p.Call(ctx, tool, callArgs, sb)

@@ -9,7 +9,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -22,15 +21,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Println("err EINVAL usage: fsprobe OP ARG...")
+		os.Stdout.WriteString("err EINVAL usage: fsprobe OP ARG...\n")
 		return
 	}
 	out, err := run(os.Args[1], os.Args[2:])
 	if err != nil {
-		fmt.Printf("err %s %v\n", errnoName(err), err)
+		os.Stdout.WriteString("err " + errnoName(err) + " " + err.Error() + "\n")
 		return
 	}
-	fmt.Println(strings.TrimRight("ok "+out, " "))
+	os.Stdout.WriteString(strings.TrimRight("ok "+out, " ") + "\n")
 }
 
 // run performs op and returns what to print after "ok".
@@ -105,7 +104,7 @@ func run(op string, args []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s %d", kind(fi.Mode()), fi.Size()), nil
+		return kind(fi.Mode()) + " " + strconv.FormatInt(fi.Size(), 10), nil
 	case "mkdir":
 		return "", os.Mkdir(arg(0), 0o755)
 	case "mkdirall":
@@ -130,7 +129,7 @@ func run(op string, args []string) (string, error) {
 	case "link":
 		return "", os.Link(arg(0), arg(1))
 	}
-	return "", fmt.Errorf("unknown op %q: %w", op, syscall.EINVAL)
+	return "", &os.PathError{Op: "unknown op " + op, Err: syscall.EINVAL}
 }
 
 func typeSuffix(t fs.FileMode) string {

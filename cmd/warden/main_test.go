@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wardenmcp/warden/internal/testutil"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCall(t *testing.T) {
+	hello := testutil.BuildPlugin(t, "./examples/hello")
+	secrets := testutil.BuildPlugin(t, "./examples/secrets")
+	loop := testutil.BuildPlugin(t, "./plugins/testdata/loop")
+	cache := "--cache-dir=" + filepath.Join(t.TempDir(), "cache")
+	badGrant := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(badGrant, []byte("apiVersion: warden.dev/v1\nkind: Grant\nnetwork:\n  allow:\n    - host: x.com\n      schemes: [ftp]\n"), 0o644)
+
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string
+		stderr     string
+		jsonResult bool
+	}{
+		{"greet", []string{"call", cache, hello, "greet", `{"name":"Ada"}`}, exitOK, "Hello, Ada!", "", true},
+		{"isError still exits 0", []string{"call", cache, hello, "greet", `{}`}, exitOK, `"isError": true`, "", true},
+		{"secret flag", []string{"call", cache, "--secret", "SIGNING_KEY=s3cr3t-value", secrets, "sign", `{"message":"hi"}`}, exitOK, "382b6e2ba8c07301dd81da2765a26ffe1577acf680e44d40920956d5b47e61b3", "", true},
+		{"secret flag, redacted", []string{"call", cache, "--secret", "SIGNING_KEY=s3cr3t-value", hello, "echo", `{"text":"s3cr3t-value"}`}, exitOK, "[REDACTED:SIGNING_KEY]", "", true},
+		{"unknown tool", []string{"call", cache, hello, "nope"}, exitFailure, "", "unknown tool", false},
+		{"timeout", []string{"call", cache, "--timeout", "200ms", loop, "spin"}, exitFailure, "", "timed out", false},
+		{"args not JSON", []string{"call", cache, hello, "greet", `{name}`}, exitUsage, "", "ARGS_JSON must be a JSON object", false},
+		{"missing file", []string{"call", cache, "nope.wasm", "greet"}, exitUsage, "", "no such file", false},
+		{"not a module", []string{"call", cache, badGrant, "greet"}, exitFailure, "", "invalid plugin module", false},
+		{"bad grant", []string{"call", cache, "--grant", badGrant, hello, "greet"}, exitUsage, "", "bad.yaml:6", false},
+		{"too few args", []string{"call", hello}, exitUsage, "", "takes 2 to 3 arguments", false},
+		{"bad flag", []string{"call", "--nope", hello, "greet"}, exitUsage, "", "unknown flag", false},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "", "unknown command", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("stdout %q, stderr %q; want %q and %q", stdout, stderr, tt.stdout, tt.stderr)
+			}
+			if tt.jsonResult && !json.Valid([]byte(stdout)) {
+				t.Fatalf("stdout is not JSON: %s", stdout)
+			}
+			if strings.Contains(stdout+stderr, "s3cr3t-value") {
+				t.Fatalf("the secret leaked: %s %s", stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestPackAndInspect(t *testing.T) {
+	root := testutil.ModuleRoot(t)
+	hello := testutil.BuildPlugin(t, "./examples/hello")
+	out := filepath.Join(t.TempDir(), "hello.wasm")
+	code, _, stderr := runCLI(t, "plugin", "pack", "--manifest", filepath.Join(root, "examples/hello/manifest.yaml"), hello, "-o", out)
+	if code != exitOK {
+		t.Fatalf("pack: %d %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "plugin", "inspect", "--json", out)
+	if code != exitOK {
+		t.Fatalf("inspect: %d %s", code, stderr)
+	}
+	var in inspection
+	if err := json.Unmarshal([]byte(stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.Manifest == nil || in.Manifest.Name != "hello" || len(in.Tools) != 2 || !strings.HasPrefix(in.ABI, "v2") {
+		t.Fatalf("inspection = %+v", in)
+	}
+	code, stdout, _ = runCLI(t, "plugin", "inspect", out)
+	for _, want := range []string{"name:", "hello", "tools (2):", "greet", "extism:host/env."} {
+		if code != exitOK || !strings.Contains(stdout, want) {
+			t.Fatalf("text inspect lacks %q:\n%s", want, stdout)
+		}
+	}
+	// The packed plugin still runs, under its manifest name.
+	if code, stdout, stderr := runCLI(t, "call", "--cache-dir=", out, "echo", `{"text":"packed"}`); code != exitOK || !strings.Contains(stdout, "packed") {
+		t.Fatalf("call packed: %d %s %s", code, stdout, stderr)
+	}
+	// A bad manifest changes nothing and says where the problem is.
+	bad := filepath.Join(t.TempDir(), "m.yaml")
+	os.WriteFile(bad, []byte("apiVersion: warden.dev/v1\nkind: Manifest\nname: Bad.Name\n"), 0o644)
+	before, _ := os.ReadFile(out)
+	code, _, stderr = runCLI(t, "plugin", "pack", "--manifest", bad, out, "-o", out)
+	after, _ := os.ReadFile(out)
+	if code != exitUsage || !strings.Contains(stderr, "m.yaml:3") || !bytes.Equal(before, after) {
+		t.Fatalf("bad manifest: code %d stderr %q, file changed: %v", code, stderr, !bytes.Equal(before, after))
+	}
+}

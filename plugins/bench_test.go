@@ -1,0 +1,106 @@
+package plugins_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wardenmcp/warden/internal/testutil"
+	"github.com/wardenmcp/warden/plugins"
+)
+
+// benchTools is one representative call per example plugin.
+var benchTools = []struct {
+	name, pkg, tool, args string
+}{
+	{"hello", "./examples/hello", "greet", `{"name":"Ada"}`},
+	{"hash", "./examples/hash", "sha256", `{"text":"abc"}`},
+	{"secrets", "./examples/secrets", "sign", `{"message":"hi"}`},
+	{"files", "./examples/files", "list", `{"path":"/"}`},
+}
+
+// BenchmarkLoad measures Load (compile, checks, and listing the tools in a
+// throwaway instance), cold and from a warm on-disk compilation cache.
+func BenchmarkLoad(b *testing.B) {
+	ctx := context.Background()
+	for _, bt := range benchTools[:2] {
+		wasm := testutil.ReadPlugin(b, bt.pkg)
+		b.Run(bt.name+"/cold", func(b *testing.B) {
+			for b.Loop() {
+				rt, err := plugins.NewRuntime(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := rt.Load(ctx, bt.name, wasm); err != nil {
+					b.Fatal(err)
+				}
+				rt.Close(ctx)
+			}
+		})
+		b.Run(bt.name+"/warm-cache", func(b *testing.B) {
+			dir := filepath.Join(b.TempDir(), "cache")
+			warm := func() {
+				rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(dir))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := rt.Load(ctx, bt.name, wasm); err != nil {
+					b.Fatal(err)
+				}
+				rt.Close(ctx)
+			}
+			warm()
+			for b.Loop() {
+				warm()
+			}
+		})
+	}
+}
+
+// BenchmarkCall measures one tool call in a fresh instance: instantiation
+// (including the Go runtime's _initialize) plus the call. The instantiate
+// share is reported as instantiate-ns/op.
+func BenchmarkCall(b *testing.B) {
+	for _, bt := range benchTools {
+		p := load(b, bt.pkg, bt.name)
+		args := json.RawMessage(bt.args)
+		b.Run(bt.name, func(b *testing.B) {
+			var inst time.Duration
+			for b.Loop() {
+				res, err := p.Call(context.Background(), bt.tool, args, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				inst += res.Stats.Instantiate
+			}
+			b.ReportMetric(float64(inst.Nanoseconds())/float64(b.N), "instantiate-ns/op")
+		})
+	}
+	b.Run("asplugin", func(b *testing.B) {
+		p, err := runtime(b).Load(context.Background(), "asplugin", mustRead(b, filepath.Join("testdata", "asplugin", "plugin.wasm")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := p.Call(context.Background(), "reverse", json.RawMessage(`{"text":"warden"}`), nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkCallParallel runs calls of the hello plugin on every CPU.
+func BenchmarkCallParallel(b *testing.B) {
+	p := load(b, "./examples/hello", "hello")
+	args := json.RawMessage(`{"name":"Ada"}`)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := p.Call(context.Background(), "greet", args, nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
