@@ -107,3 +107,33 @@ func TestPackAndInspect(t *testing.T) {
 		t.Fatalf("bad manifest: code %d stderr %q, file changed: %v", code, stderr, !bytes.Equal(before, after))
 	}
 }
+
+func TestGrantsCheckAndDiff(t *testing.T) {
+	root := testutil.ModuleRoot(t)
+	dir := t.TempDir()
+	risky := filepath.Join(dir, "risky.yaml")
+	os.WriteFile(risky, []byte("apiVersion: warden.dev/v1\nkind: Grant\nfilesystem:\n  - host: /etc\n    guest: /etc\n    mode: rw\n"), 0o644)
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("apiVersion: warden.dev/v1\nkind: Grant\nnetwork:\n  allow:\n    - host: x.com\n      schemes: [ftp]\n"), 0o644)
+
+	if code, out, stderr := runCLI(t, "grants", "check", filepath.Join(root, "examples/grants")); code != exitOK {
+		t.Fatalf("examples/grants: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ := runCLI(t, "grants", "check", risky, broken)
+	if code != exitFailure || !strings.Contains(out, "risky.yaml:4: error:") || !strings.Contains(out, "broken.yaml:6: error: network.allow[0].schemes") {
+		t.Fatalf("check: exit %d\n%s", code, out)
+	}
+
+	fetch := testutil.BuildPlugin(t, "./examples/fetch")
+	packed := filepath.Join(dir, "fetch.wasm")
+	if code, _, stderr := runCLI(t, "plugin", "pack", "--manifest", filepath.Join(root, "examples/fetch/manifest.yaml"), fetch, "-o", packed); code != exitOK {
+		t.Fatal(stderr)
+	}
+	if code, out, stderr := runCLI(t, "grants", "diff", packed, filepath.Join(root, "examples/grants/fetch.yaml")); code != exitOK || !strings.Contains(out, "match network example.com:443") {
+		t.Fatalf("diff with its own grant: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ = runCLI(t, "grants", "diff", packed, filepath.Join(root, "examples/grants/files.yaml"))
+	if code != exitFailure || !strings.Contains(out, "not-granted network example.com:443") || !strings.Contains(out, "over-grant filesystem /data") {
+		t.Fatalf("diff with another grant: exit %d\n%s", code, out)
+	}
+}
