@@ -65,7 +65,12 @@ func (p *Plugin) Call(ctx context.Context, tool string, args json.RawMessage, sb
 	} else {
 		input = marshalJSON(map[string]any{"request": map[string]any{"name": tool, "arguments": args}, "context": map[string]any{}})
 	}
+	if err := p.admit(ctx, tool); err != nil {
+		return nil, err
+	}
 	out, stats, err := p.run(ctx, p.abi.callExport(), input, sb, tool)
+	p.calls.leave()
+	p.rt.calls.leave()
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +84,30 @@ func (p *Plugin) Call(ctx context.Context, tool string, args json.RawMessage, sb
 	res.Stats = stats
 	res.Stats.OutputBytes = len(res.JSON)
 	return res, nil
+}
+
+// busyRetry is the retry hint given with ErrBusy: long enough for a slot
+// to free up under a typical call duration, short enough not to stall.
+const busyRetry = time.Second
+
+// admit takes a per-plugin slot, then a host-wide one; waiting for the
+// plugin's own slot first keeps a busy plugin from holding host slots.
+func (p *Plugin) admit(ctx context.Context, tool string) error {
+	refuse := func(err error) error {
+		if errors.Is(err, ErrBusy) {
+			return &CallError{Plugin: p.name, Tool: tool, Kind: ErrBusy, RetryAfter: busyRetry,
+				Detail: fmt.Sprintf("the queue is full; retry in %s", busyRetry)}
+		}
+		return &CallError{Plugin: p.name, Tool: tool, Kind: ErrCanceled, Detail: "the caller went away while the call was queued", Err: err}
+	}
+	if err := p.calls.enter(ctx); err != nil {
+		return refuse(err)
+	}
+	if err := p.rt.calls.enter(ctx); err != nil {
+		p.calls.leave()
+		return refuse(err)
+	}
+	return nil
 }
 
 func checkCallResult(out []byte) (*Result, error) {
@@ -144,6 +173,7 @@ type callState struct {
 	lastStatus  int32
 	lastHeaders map[string]string
 	abort       error // the first failure a host function detected
+	callerCtx   context.Context
 	stderrTail  tailBuffer
 }
 
@@ -251,10 +281,11 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte, sb *Sandb
 	if int64(p.minMemory) > int64(limits.Memory) {
 		return nil, stats, cerr(ErrMemoryLimit, fmt.Sprintf("the module needs %s of memory to start; the limit is %s", capabilities.Size(p.minMemory), limits.Memory), nil)
 	}
+	callerCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(limits.Timeout))
 	defer cancel()
 
-	st := &callState{ctx: ctx, plugin: p.name, budget: &budget{limit: int64(limits.Memory)}, limits: limits, sandbox: sb}
+	st := &callState{ctx: ctx, callerCtx: callerCtx, plugin: p.name, budget: &budget{limit: int64(limits.Memory)}, limits: limits, sandbox: sb}
 	st.arena = kernel.New(st.budget)
 	st.logs = newPluginLog(ctx, sb, p.name, tool)
 	defer st.logs.finish()
@@ -342,21 +373,15 @@ func (p *Plugin) classify(ctx context.Context, st *callState, tool, phase string
 		return &CallError{Plugin: p.name, Tool: tool, Kind: kind, Detail: detail, Err: err}
 	}
 	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded:
-			return mk(ErrTimeout, fmt.Sprintf("it ran longer than its %s limit and was stopped", st.limits.Timeout))
-		case sys.ExitCodeContextCanceled:
-			return mk(ErrCanceled, "the caller went away")
-		}
-	}
+	errors.As(err, &exit)
 	switch {
+	case st.callerCtx.Err() != nil:
+		// The caller's own deadline or cancellation, not the plugin's limit.
+		return mk(ErrCanceled, "the caller gave up ("+st.callerCtx.Err().Error()+") and the plugin was stopped")
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return mk(ErrTimeout, fmt.Sprintf("it ran longer than its %s limit and was stopped", st.limits.Timeout))
 	case st.budget.refused:
 		return mk(ErrMemoryLimit, fmt.Sprintf("it needed more than its %s memory limit", st.limits.Memory))
-	case errors.Is(ctx.Err(), context.Canceled):
-		return mk(ErrCanceled, "the caller went away")
 	}
 	if exit != nil {
 		d := fmt.Sprintf("it exited with code %d during %s", exit.ExitCode(), phase)

@@ -3,6 +3,7 @@ package plugins
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors that a *CallError or *LoadError matches with errors.Is.
@@ -30,6 +31,9 @@ var (
 	ErrBadArguments = errors.New("invalid tool arguments")
 	// ErrCanceled: the caller went away before the call finished.
 	ErrCanceled = errors.New("plugin call canceled")
+	// ErrBusy: too many calls are running and waiting; retry after
+	// CallError.RetryAfter.
+	ErrBusy = errors.New("too many plugin calls in progress")
 	// ErrInvalidModule: the bytes are not a usable plugin module.
 	ErrInvalidModule = errors.New("invalid plugin module")
 	// ErrInvalidTool: a tool definition from the plugin was refused at load.
@@ -45,6 +49,9 @@ type CallError struct {
 	Kind   error
 	Detail string
 	Err    error // the underlying cause, when there is one
+	// RetryAfter, for ErrBusy, is how long the caller should wait before
+	// trying again.
+	RetryAfter time.Duration
 }
 
 func (e *CallError) Error() string {

@@ -71,6 +71,7 @@ type Plugin struct {
 	minMemory uint64 // bytes of linear memory the module needs at start
 	imports   []string
 	exports   []string
+	calls     *gate // per-plugin admission
 }
 
 // Load checks and compiles wasm as a plugin called name, then lists its
@@ -85,7 +86,8 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 		return nil, lerr(ErrInvalidModule, fmt.Sprintf("the module is %d bytes; the limit is %d bytes", len(wasm), r.maxModuleBytes), nil)
 	}
 	sum := sha256.Sum256(wasm)
-	p := &Plugin{name: name, rt: r, digest: "sha256:" + hex.EncodeToString(sum[:]), size: len(wasm)}
+	p := &Plugin{name: name, rt: r, digest: "sha256:" + hex.EncodeToString(sum[:]), size: len(wasm),
+		calls: newGate(r.perPlugin, r.queue)}
 
 	m, err := ReadManifest(wasm)
 	if err != nil {

@@ -362,3 +362,42 @@ func TestThirdPartyExtismPlugin(t *testing.T) {
 		t.Fatalf("fetch without a grant: err = %v, want ErrDenied naming example.com:443", err)
 	}
 }
+
+func TestBusyQueue(t *testing.T) {
+	ctx := context.Background()
+	rt, err := plugins.NewRuntime(ctx, plugins.WithConcurrency(2, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	p, err := rt.Load(ctx, "loop", testutil.ReadPlugin(t, "./plugins/testdata/loop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := &plugins.Sandbox{Limits: capabilities.Limits{Timeout: capabilities.Duration(3 * time.Second)}}
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ { // one runs, one waits
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started <- struct{}{}
+			p.Call(ctx, "sleep", json.RawMessage(`{"ms":1000}`), sb)
+		}()
+	}
+	<-started
+	<-started
+	time.Sleep(200 * time.Millisecond)
+	_, err = p.Call(ctx, "sleep", json.RawMessage(`{"ms":1}`), sb)
+	var ce *plugins.CallError
+	if !errors.Is(err, plugins.ErrBusy) || !errors.As(err, &ce) || ce.RetryAfter <= 0 {
+		t.Fatalf("third call: err = %v, want ErrBusy with a retry hint", err)
+	}
+	wg.Wait()
+	if _, err := p.Call(ctx, "sleep", json.RawMessage(`{"ms":1}`), sb); err != nil {
+		t.Fatalf("after the burst: %v", err)
+	}
+	if _, err := plugins.NewRuntime(ctx, plugins.WithConcurrency(1, 2, 0)); err == nil {
+		t.Fatal("perPlugin > total accepted")
+	}
+}

@@ -28,14 +28,26 @@ type Runtime struct {
 	maxModuleBytes int64
 	defaults       capabilities.Limits
 	ceilings       capabilities.Limits
+	calls          *gate // host-wide admission
+	perPlugin      int
+	queue          int
 }
 
+// Default concurrency: calls running at once host-wide and per plugin, and
+// calls allowed to wait for a slot before new ones are refused as busy.
+const (
+	DefaultConcurrency          = 64
+	DefaultPerPluginConcurrency = 16
+	DefaultQueue                = 128
+)
+
 type runtimeConfig struct {
-	cacheDir       string
-	logger         *slog.Logger
-	maxModuleBytes int64
-	defaults       *capabilities.Limits
-	ceilings       *capabilities.Limits
+	concurrency, perPlugin, queue int
+	cacheDir                      string
+	logger                        *slog.Logger
+	maxModuleBytes                int64
+	defaults                      *capabilities.Limits
+	ceilings                      *capabilities.Limits
 }
 
 // Option configures a Runtime. Options return an error when their value is
@@ -95,16 +107,34 @@ func WithCeilings(l capabilities.Limits) Option {
 	}
 }
 
+// WithConcurrency bounds how many calls run at once in total and per plugin,
+// and how many may wait for a slot; beyond that a call fails at once with
+// ErrBusy and a retry hint.
+func WithConcurrency(total, perPlugin, queue int) Option {
+	return func(c *runtimeConfig) error {
+		if total < 1 || perPlugin < 1 || queue < 0 {
+			return fmt.Errorf("concurrency: want total and perPlugin >= 1 and queue >= 0, got %d, %d, %d", total, perPlugin, queue)
+		}
+		if perPlugin > total {
+			return fmt.Errorf("concurrency: perPlugin (%d) is more than total (%d)", perPlugin, total)
+		}
+		c.concurrency, c.perPlugin, c.queue = total, perPlugin, queue
+		return nil
+	}
+}
+
 // NewRuntime returns a Runtime configured by opts. Close it to release the
 // compiled code.
 func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
-	cfg := runtimeConfig{logger: slog.New(slog.DiscardHandler), maxModuleBytes: DefaultMaxModuleBytes}
+	cfg := runtimeConfig{logger: slog.New(slog.DiscardHandler), maxModuleBytes: DefaultMaxModuleBytes,
+		concurrency: DefaultConcurrency, perPlugin: DefaultPerPluginConcurrency, queue: DefaultQueue}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, fmt.Errorf("plugins: %w", err)
 		}
 	}
-	r := &Runtime{logger: cfg.logger, maxModuleBytes: cfg.maxModuleBytes, defaults: capabilities.DefaultLimits, ceilings: capabilities.MaxLimits}
+	r := &Runtime{logger: cfg.logger, maxModuleBytes: cfg.maxModuleBytes, defaults: capabilities.DefaultLimits, ceilings: capabilities.MaxLimits,
+		calls: newGate(cfg.concurrency, cfg.queue), perPlugin: cfg.perPlugin, queue: cfg.queue}
 	if cfg.defaults != nil {
 		r.defaults = cfg.defaults.WithDefaults(capabilities.DefaultLimits)
 	}
