@@ -174,7 +174,7 @@ type callState struct {
 	lastHeaders map[string]string
 	abort       error // the first failure a host function detected
 	callerCtx   context.Context
-	stderrTail  tailBuffer
+	stderrTail  lastWords
 }
 
 // budget is the memory one call may use: the guest's linear memory and its
@@ -198,10 +198,13 @@ func (b *budget) Grow(delta int64) bool {
 
 // linearMemory backs an instance's memory and refuses to grow past the
 // call's budget, so memory.grow fails in the guest instead of the host
-// running out.
+// running out. The backing array grows geometrically (never past the
+// budget), because the Go runtime grows its heap in small steps and copying
+// the whole memory at every step is quadratic.
 type linearMemory struct {
 	buf    []byte
 	budget *budget
+	max    uint64
 }
 
 func (m *linearMemory) Reallocate(size uint64) []byte {
@@ -209,14 +212,16 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	if size <= cur {
 		return m.buf[:size]
 	}
-	if !m.budget.Grow(int64(size - cur)) {
+	if size > m.max || !m.budget.Grow(int64(size-cur)) {
 		return nil
 	}
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	nb := make([]byte, size)
+	c := max(size, 2*uint64(cap(m.buf)))
+	c = min(c, max(size, uint64(m.budget.limit)), m.max)
+	nb := make([]byte, size, c)
 	copy(nb, m.buf)
 	m.buf = nb
 	return nb
@@ -226,39 +231,52 @@ func (m *linearMemory) Free() { m.buf = nil }
 
 type allocator struct{ budget *budget }
 
-func (a allocator) Allocate(_, _ uint64) experimental.LinearMemory {
-	return &linearMemory{budget: a.budget}
+func (a allocator) Allocate(_, max uint64) experimental.LinearMemory {
+	return &linearMemory{budget: a.budget, max: max}
 }
 
-// tailBuffer keeps the last bytes written to it: the end of the guest's
-// stderr, where a Go plugin prints why it died.
-type tailBuffer struct{ b []byte }
+// lastWords keeps the beginning and the end of the guest's stderr, where a
+// Go plugin prints why it died: the "panic:" or "fatal error:" line comes
+// first, followed by a stack trace that can run for pages.
+type lastWords struct{ head, tail []byte }
 
-const tailBytes = 1024
+const lastWordsBytes = 2048
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > tailBytes {
-		t.b = append(t.b[:0], t.b[len(t.b)-tailBytes:]...)
+func (t *lastWords) Write(p []byte) (int, error) {
+	if room := lastWordsBytes - len(t.head); room > 0 {
+		t.head = append(t.head, p[:min(room, len(p))]...)
+	}
+	t.tail = append(t.tail, p...)
+	if len(t.tail) > lastWordsBytes {
+		t.tail = append(t.tail[:0], t.tail[len(t.tail)-lastWordsBytes:]...)
 	}
 	return len(p), nil
 }
 
-// reason is the most telling line of the guest's last words: a Go panic or
-// fatal error line when there is one, else the last non-empty line.
-func (t *tailBuffer) reason() string {
-	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
-	for _, l := range lines {
-		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
-			return escape([]byte(strings.TrimSpace(l)))
+// reason is the most telling line: a Go panic or fatal error line when
+// there is one, else the last non-empty line.
+func (t *lastWords) reason() string {
+	for _, buf := range [][]byte{t.head, t.tail} {
+		for _, l := range strings.Split(string(buf), "\n") {
+			if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+				return escape([]byte(strings.TrimSpace(l)))
+			}
 		}
 	}
+	lines := strings.Split(strings.TrimSpace(string(t.tail)), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if l := strings.TrimSpace(lines[i]); l != "" {
 			return escape([]byte(l))
 		}
 	}
 	return ""
+}
+
+// outOfMemory reports whether the guest said it ran out of memory. The Go
+// runtime asks for large blocks in one memory.grow, which wazero refuses
+// against the module's maximum before our allocator sees it.
+func (t *lastWords) outOfMemory() bool {
+	return strings.Contains(t.reason(), "out of memory")
 }
 
 type multiWriter []interface{ Write([]byte) (int, error) }
@@ -380,7 +398,7 @@ func (p *Plugin) classify(ctx context.Context, st *callState, tool, phase string
 		return mk(ErrCanceled, "the caller gave up ("+st.callerCtx.Err().Error()+") and the plugin was stopped")
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return mk(ErrTimeout, fmt.Sprintf("it ran longer than its %s limit and was stopped", st.limits.Timeout))
-	case st.budget.refused:
+	case st.budget.refused || st.stderrTail.outOfMemory():
 		return mk(ErrMemoryLimit, fmt.Sprintf("it needed more than its %s memory limit", st.limits.Memory))
 	}
 	if exit != nil {

@@ -37,9 +37,9 @@ type Policy struct {
 	// Timeout bounds a whole Do, redirects and body included; 0 means
 	// DefaultTimeout.
 	Timeout time.Duration
-	// MaxRedirects is how many redirects Do follows; 0 means
-	// DefaultMaxRedirects, and a negative value means none: the 3xx
-	// response is returned as it is.
+	// MaxRedirects is how many redirects Do follows (one more fails the
+	// request); 0 means DefaultMaxRedirects, and a negative value means
+	// none: the 3xx response is returned as it is.
 	MaxRedirects int
 }
 
@@ -184,8 +184,7 @@ func New(p Policy, opts ...Option) (*Client, error) {
 		}
 		c.rules = append(c.rules, nr)
 	}
-	switch {
-	case c.maxResponse < 0, c.maxRequest < 0, c.timeout < 0:
+	if c.maxResponse < 0 || c.maxRequest < 0 || c.timeout < 0 {
 		return nil, errors.New("netguard: MaxResponseBytes, MaxRequestBytes and Timeout must not be negative")
 	}
 	if c.maxResponse == 0 {
@@ -218,14 +217,11 @@ func New(p Policy, opts ...Option) (*Client, error) {
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       30 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		// Response headers count against the response cap too.
-		MaxResponseHeaderBytes: min(c.maxResponse, 1<<20),
+		// Response headers are capped on their own, at 1 MiB.
+		MaxResponseHeaderBytes: 1 << 20,
 	}
 	return c, nil
 }
-
-// Rules returns a copy of the normalised rules the Client enforces.
-func (c *Client) Rules() []Rule { return cloneRules(c.rules) }
 
 // Close closes the Client's idle connections; Do fails after Close.
 // Connections in use by a Do still running are closed when it returns.
@@ -310,7 +306,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	if int64(len(req.Body)) > c.maxRequest {
 		return nil, fmt.Errorf("netguard: request body of %d bytes exceeds the limit of %d bytes: %w", len(req.Body), c.maxRequest, ErrTooLarge)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errPolicyTimeout)
 	defer cancel()
 
 	header := req.Header.Clone()
@@ -320,71 +316,81 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	header.Del("Host")
 	body := req.Body
 	rawURL := req.URL
-	var from *target
+	var from *target // the previous hop, when following a redirect
 	for redirects := 0; ; redirects++ {
 		u, t, reason := parseTarget(rawURL)
+		var rules []Rule
 		if reason == "" {
-			var rules []Rule
 			rules, reason = match(c.rules, t)
-			if reason == "" {
-				h := &hop{t: t, rules: rules}
-				hreq, err := http.NewRequestWithContext(context.WithValue(ctx, hopKey{}, h), method, u.String(), nil)
-				if err != nil {
-					return nil, fmt.Errorf("netguard: request to %s: not a valid request", t.hostPort())
-				}
-				if body != nil {
-					b := body
-					hreq.Body = io.NopCloser(bytes.NewReader(b))
-					hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-					hreq.ContentLength = int64(len(b))
-				}
-				// A copy per hop: the transport may still be writing this
-				// request when the next hop edits the headers.
-				hreq.Header = header.Clone()
-				resp, err := c.transport.RoundTrip(hreq)
-				if err != nil {
-					return nil, c.wrapErr(ctx, err, t, from)
-				}
-				next, ok := c.redirectTarget(resp, u.String(), redirects)
-				if !ok {
-					defer resp.Body.Close()
-					data, err := c.readBody(ctx, resp, t)
-					if err != nil {
-						return nil, err
-					}
-					return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
-				}
-				// Let the connection be reused if the redirect body is
-				// small; never read much of it.
-				_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
-				resp.Body.Close()
-				if redirects >= c.maxRedirects {
-					return nil, fmt.Errorf("netguard: plugin %s: too many redirects (more than %d); the last came from %s", c.pluginName(), c.maxRedirects, t.hostPort())
-				}
-				method, body = redirectMethod(resp.StatusCode, method, body)
-				if body == nil {
-					header.Del("Content-Type")
-					header.Del("Content-Length")
-					header.Del("Content-Encoding")
-				}
-				nextTarget := t
-				from = &nextTarget
-				rawURL = next
-				if _, nt, why := parseTarget(next); why != "" || nt.origin() != t.origin() {
-					for _, k := range credentialHeaders {
-						header.Del(k)
-					}
-				}
-				continue
+		}
+		if reason != "" {
+			e := c.denied(t, reason)
+			if from != nil {
+				e.RedirectFrom = from.hostPort()
+			}
+			return nil, e
+		}
+		resp, err := c.roundTrip(ctx, &hop{t: t, rules: rules}, method, u.String(), header, body)
+		if err != nil {
+			return nil, c.wrapErr(ctx, err, t, from)
+		}
+		next, ok := c.redirectTarget(resp)
+		if !ok {
+			defer resp.Body.Close()
+			data, err := c.readBody(ctx, resp, t)
+			if err != nil {
+				return nil, err
+			}
+			return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+		}
+		// Let the connection be reused if the redirect's body is small;
+		// never read much of it.
+		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+		resp.Body.Close()
+		if redirects >= c.maxRedirects {
+			return nil, fmt.Errorf("netguard: plugin %s: too many redirects (more than %d); the last came from %s", c.pluginName(), c.maxRedirects, t.hostPort())
+		}
+		method, body = redirectMethod(resp.StatusCode, method, body)
+		if body == nil {
+			for _, k := range bodyHeaders {
+				header.Del(k)
 			}
 		}
-		e := c.denied(t, reason)
-		if from != nil {
-			e.RedirectFrom = from.hostPort()
+		// Credentials stay with the origin they were meant for; once
+		// dropped they stay dropped for the rest of the chain.
+		if _, nt, why := parseTarget(next); why != "" || nt.origin() != t.origin() {
+			for _, k := range credentialHeaders {
+				header.Del(k)
+			}
 		}
-		return nil, e
+		prev := t
+		from = &prev
+		rawURL = next
 	}
 }
+
+// roundTrip sends one request of a Do, carrying h in its context for the
+// dialer.
+func (c *Client) roundTrip(ctx context.Context, h *hop, method, rawURL string, header http.Header, body []byte) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(context.WithValue(ctx, hopKey{}, h), method, rawURL, nil)
+	if err != nil {
+		// The error would quote the URL, which may hold secrets.
+		return nil, errors.New("not a valid request (check the method)")
+	}
+	if body != nil {
+		hreq.Body = io.NopCloser(bytes.NewReader(body))
+		hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		hreq.ContentLength = int64(len(body))
+	}
+	// A copy per request: the transport may still be writing this one when
+	// the next hop edits the headers.
+	hreq.Header = header.Clone()
+	return c.transport.RoundTrip(hreq)
+}
+
+// bodyHeaders describe a request body; they are dropped with it when a
+// redirect turns the request into a GET.
+var bodyHeaders = []string{"Content-Type", "Content-Length", "Content-Encoding", "Content-Language", "Content-Location"}
 
 // credentialHeaders are dropped when a redirect leaves the origin (scheme,
 // host and port) it came from.
@@ -399,7 +405,7 @@ func (c *Client) pluginName() string {
 
 // redirectTarget returns the absolute URL a response redirects to, if Do
 // should follow it.
-func (c *Client) redirectTarget(resp *http.Response, reqURL string, redirects int) (string, bool) {
+func (c *Client) redirectTarget(resp *http.Response) (string, bool) {
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
@@ -460,8 +466,15 @@ func (c *Client) wrapErr(ctx context.Context, err error, t target, from *target)
 		}
 		return d
 	}
-	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("netguard: request to %s timed out after %s: %w", t.hostPort(), c.timeout, context.DeadlineExceeded)
+	if context.Cause(ctx) == errPolicyTimeout {
+		return fmt.Errorf("netguard: request to %s timed out after %s (the policy's limit): %w", t.hostPort(), c.timeout, context.DeadlineExceeded)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("netguard: request to %s: %w", t.hostPort(), ctx.Err())
 	}
 	return fmt.Errorf("netguard: request to %s failed: %w", t.hostPort(), err)
 }
+
+// errPolicyTimeout is the cause of a Do's context when Policy.Timeout ran
+// out, as opposed to the caller's own deadline or cancellation.
+var errPolicyTimeout = errors.New("netguard: policy timeout")

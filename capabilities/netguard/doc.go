@@ -17,7 +17,11 @@
 //     just before the kernel connects.
 //
 // An address that is not public (see Classify) is refused unless a rule
-// that allowed the request sets privateNetwork: allow. Cloud metadata and
+// that allowed the request sets privateNetwork: allow. Rules add up: when
+// several rules allow a request (say "api.example.com" and
+// "*.example.com"), privateNetwork: allow on any of them is enough. If a
+// name resolves to several addresses and any one of them is refused, the
+// whole request is. Cloud metadata and
 // credential endpoints (169.254.169.254, 169.254.170.2, 169.254.170.23,
 // 169.254.0.23, 100.100.100.200, 168.63.129.16, 192.0.0.192,
 // fd00:ec2::254, fd00:ec2::23, fd20:ce::254, and their IPv4-mapped, NAT64

@@ -22,8 +22,9 @@ var ErrTooLarge = errors.New("netguard: body too large")
 type DeniedError struct {
 	// Plugin is the policy's plugin name.
 	Plugin string
-	// Host is the normalised host name or IP literal asked for; empty when
-	// the URL had none or could not be parsed.
+	// Host is the normalised host name or IP literal asked for; a
+	// Go-quoted string when it is not a valid host; empty when the URL had
+	// none or could not be parsed.
 	Host string
 	// Port is the port asked for, explicit or the scheme's default; 0 when
 	// unknown.
