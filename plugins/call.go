@@ -116,7 +116,7 @@ func checkCallResult(out []byte) (*Result, error) {
 		return nil, fmt.Errorf("want a CallToolResult JSON object, found %s", snippet(out))
 	}
 	res := &Result{JSON: out}
-	if c, ok := fields["content"]; ok {
+	if c, ok := fields["content"]; ok && string(bytes.TrimSpace(c)) != "null" {
 		var content []map[string]any
 		if err := json.Unmarshal(c, &content); err != nil {
 			return nil, fmt.Errorf("content: want an array of content objects, found %s", snippet(c))

@@ -39,6 +39,8 @@ func TestCall(t *testing.T) {
 		{"isError still exits 0", []string{"call", cache, hello, "greet", `{}`}, exitOK, `"isError": true`, "", true},
 		{"secret flag", []string{"call", cache, "--secret", "SIGNING_KEY=s3cr3t-value", secrets, "sign", `{"message":"hi"}`}, exitOK, "382b6e2ba8c07301dd81da2765a26ffe1577acf680e44d40920956d5b47e61b3", "", true},
 		{"secret flag, redacted", []string{"call", cache, "--secret", "SIGNING_KEY=s3cr3t-value", hello, "echo", `{"text":"s3cr3t-value"}`}, exitOK, "[REDACTED:SIGNING_KEY]", "", true},
+		{"third-party Extism plugin (AssemblyScript PDK)", []string{"call", cache, filepath.Join(testutil.ModuleRoot(t), "plugins/testdata/asplugin/plugin.wasm"), "reverse", `{"text":"warden"}`}, exitOK, "nedraw", "", true},
+		{"third-party plugin's error_set", []string{"call", cache, filepath.Join(testutil.ModuleRoot(t), "plugins/testdata/asplugin/plugin.wasm"), "fail"}, exitFailure, "", "deliberate failure", false},
 		{"unknown tool", []string{"call", cache, hello, "nope"}, exitFailure, "", "unknown tool", false},
 		{"timeout", []string{"call", cache, "--timeout", "200ms", loop, "spin"}, exitFailure, "", "timed out", false},
 		{"args not JSON", []string{"call", cache, hello, "greet", `{name}`}, exitUsage, "", "ARGS_JSON must be a JSON object", false},
