@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wardenmcp/warden/sdk/internal/bridge"
+	"github.com/wardenmcp/warden/sdk/internal/jsonv"
 )
 
 func init() {
@@ -32,66 +33,109 @@ func (r *registry) dispatch(export string, input []byte) (out []byte, err error)
 		}
 	}()
 	if len(r.errs) > 0 {
-		return nil, fmt.Errorf("plugin has invalid tool definitions: %w", errors.Join(r.errs...))
+		msgs := make([]string, len(r.errs))
+		for i, e := range r.errs {
+			msgs[i] = e.Error()
+		}
+		return nil, fmt.Errorf("plugin has invalid tool definitions: %s", strings.Join(msgs, "; "))
 	}
 	switch export {
 	case exportListTools, exportDescribe:
-		return r.list(), nil
+		return r.list()
 	case exportCallTool, exportCall:
 		return r.call(export, input)
 	}
 	return nil, fmt.Errorf("unknown export %q", export)
 }
 
-// list returns the ListToolsResult: {"tools":[…]} in registration order.
-func (r *registry) list() []byte {
+// list returns the ListToolsResult: {"tools":[…]} in registration order,
+// or an error naming every tool whose definition is invalid.
+func (r *registry) list() ([]byte, error) {
 	var b bytes.Buffer
+	var errs []string
 	b.WriteString(`{"tools":[`)
 	for i, e := range r.tools {
+		def, err := e.definition()
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(e.def)
+		b.Write(def)
 	}
 	b.WriteString(`]}`)
-	return b.Bytes()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("plugin has invalid tool definitions: %s", strings.Join(errs, "; "))
+	}
+	return b.Bytes(), nil
 }
 
-// callParams is the {name, arguments} part of a call request.
-type callParams struct {
-	Name      *string         `json:"name"`
-	Arguments json.RawMessage `json:"arguments"`
+// call is a parsed call_tool or call request.
+type call struct {
+	name    string
+	args    any             // parsed arguments; nil when absent or null
+	hostCtx json.RawMessage // the v2 "context" object, or nil
 }
 
-// callRequest accepts both envelopes: v2 {"request":{…},"context":{…}} and
-// v1 {"params":{…}}.
-type callRequest struct {
-	Request *callParams     `json:"request"`
-	Params  *callParams     `json:"params"`
-	Context json.RawMessage `json:"context"`
-}
-
-// parseCall reads a call_tool or call request.
-func parseCall(export string, input []byte) (*callParams, json.RawMessage, error) {
+// parseCall reads a call_tool request, {"request":{"name","arguments"},
+// "context"}, or a call request, {"params":{"name","arguments"}}; each
+// export accepts both envelopes. The input is parsed once: the arguments are
+// validated and decoded from the parsed value.
+func parseCall(export string, input []byte) (*call, error) {
 	shape := `{"request":{"name":"…","arguments":{…}},"context":{…}}`
 	if export == exportCall {
 		shape = `{"params":{"name":"…","arguments":{…}}}`
 	}
-	var req callRequest
-	if err := json.Unmarshal(input, &req); err != nil {
-		return nil, nil, fmt.Errorf("invalid %s request: expected JSON of the form %s, found %s (%v)", export, shape, describeInput(input), err)
+	bad := func(found string) error {
+		return fmt.Errorf("invalid %s request: expected JSON of the form %s, found %s", export, shape, found)
 	}
-	p := req.Request
-	if p == nil {
-		p = req.Params
+	v, err := jsonv.Parse(input)
+	if err != nil {
+		return nil, bad(fmt.Sprintf("%s (%v)", describeInput(input), err))
 	}
-	if p == nil {
-		return nil, nil, fmt.Errorf("invalid %s request: expected JSON of the form %s, found no \"request\" or \"params\" object", export, shape)
+	env, ok := v.(map[string]any)
+	if !ok {
+		return nil, bad(describeInput(input))
 	}
-	if p.Name == nil || *p.Name == "" {
-		return nil, nil, fmt.Errorf("invalid %s request: expected a tool name, found none", export)
+	p, ok := env["request"].(map[string]any)
+	if !ok {
+		p, ok = env["params"].(map[string]any)
 	}
-	return p, req.Context, nil
+	if !ok {
+		return nil, bad(`no "request" or "params" object`)
+	}
+	name, ok := p["name"].(string)
+	if !ok || name == "" {
+		return nil, fmt.Errorf("invalid %s request: expected a tool name (a non-empty string), found %s", export, describeValue(p["name"]))
+	}
+	c := &call{name: name, args: p["arguments"]}
+	if hc, ok := env["context"]; ok && hc != nil {
+		if c.hostCtx, err = jsonv.Append(nil, hc); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// describeValue names the kind of a parsed value for error messages.
+func describeValue(v any) string {
+	switch v.(type) {
+	case nil:
+		return "none"
+	case string:
+		return "an empty string"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // describeInput summarises input for error messages without echoing much of it.
@@ -107,28 +151,36 @@ func describeInput(input []byte) string {
 }
 
 func (r *registry) call(export string, input []byte) ([]byte, error) {
-	p, hostCtx, err := parseCall(export, input)
+	req, err := parseCall(export, input)
 	if err != nil {
 		return nil, err
 	}
-	e := r.byName[*p.Name]
+	e := r.byName[req.name]
 	if e == nil {
 		names := make([]string, len(r.tools))
 		for i, t := range r.tools {
 			names[i] = t.name
 		}
-		return nil, fmt.Errorf("unknown tool %q: this plugin has %s", *p.Name, listOrNone(names))
+		return nil, fmt.Errorf("unknown tool %q: this plugin has %s", req.name, listOrNone(names))
 	}
-	args := []byte(p.Arguments)
-	if t := bytes.TrimSpace(args); len(t) == 0 || string(t) == "null" {
-		args = []byte("{}")
+	// Only the called tool's definition is checked (and derived) here;
+	// list_tools checks them all.
+	check := func() error { _, err := e.inputSchema(); return err }
+	if e.out != nil {
+		check = func() error { _, err := e.definition(); return err }
 	}
-	c := &Context{Tool: e.name, Arguments: json.RawMessage(args), HostContext: hostCtx}
-	res, err := e.invoke(c, args)
+	if err := check(); err != nil {
+		return nil, fmt.Errorf("plugin has invalid tool definitions: %w", err)
+	}
+	args := req.args
+	if args == nil {
+		args = map[string]any{}
+	}
+	res, err := e.invoke(args, req.hostCtx)
 	if err != nil {
 		return nil, err
 	}
-	return marshalJSON(res)
+	return appendResult(nil, res)
 }
 
 func listOrNone(names []string) string {
@@ -138,22 +190,26 @@ func listOrNone(names []string) string {
 	return "tools " + strings.Join(names, ", ")
 }
 
-// invoke validates the arguments and runs the handler. Handler errors and
-// bad arguments become isError results; a panic becomes the returned error.
-func (e *entry) invoke(c *Context, args []byte) (res *Result, err error) {
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return argsError(e.name, fmt.Errorf("expected a JSON object, found invalid JSON (%v)", err)), nil
+// invoke validates the decoded arguments and runs the handler. Handler
+// errors and bad arguments become isError results; a panic becomes the
+// returned error.
+func (e *entry) invoke(args any, hostCtx json.RawMessage) (res *Result, err error) {
+	in, err := e.inputSchema()
+	if err != nil {
+		return nil, err
 	}
-	if problems := e.input.Validate(v); len(problems) > 0 {
+	if problems := in.Validate(args); len(problems) > 0 {
 		msgs := make([]string, len(problems))
 		for i, p := range problems {
 			msgs[i] = p.Error()
 		}
 		return argsError(e.name, errors.New(strings.Join(msgs, "; "))), nil
 	}
+	raw, err := jsonv.Append(nil, args)
+	if err != nil {
+		return argsError(e.name, err), nil
+	}
+	c := &Context{Tool: e.name, Arguments: raw, HostContext: hostCtx}
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -170,24 +226,6 @@ func (e *entry) invoke(c *Context, args []byte) (res *Result, err error) {
 		return &Result{}, nil
 	}
 	return res, nil
-}
-
-// decodeArgs decodes validated arguments into dst and rewrites decoding
-// errors as "expected …, found …".
-func decodeArgs(args []byte, dst any) error {
-	err := json.Unmarshal(args, dst)
-	var te *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &te):
-		where := te.Field
-		if where == "" {
-			where = "arguments"
-		}
-		return fmt.Errorf("%s: expected %s, found %s", where, te.Type, te.Value)
-	}
-	return err
 }
 
 // argsError is the isError result for arguments that do not fit the tool.

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+
+	"github.com/wardenmcp/warden/sdk/internal/jsonv"
 )
 
 // Result is an MCP CallToolResult: what a tool call returns to the client.
@@ -62,12 +64,7 @@ func (r *Result) AddImage(data []byte, mimeType string) *Result {
 
 // MarshalJSON writes the MCP form of r.
 func (r Result) MarshalJSON() ([]byte, error) {
-	type plain Result
-	p := plain(r)
-	if p.Content == nil {
-		p.Content = []Content{}
-	}
-	return marshalJSON(p)
+	return appendResult(nil, &r)
 }
 
 // contentJSON is the wire form of every kind of content block.
@@ -81,17 +78,64 @@ type contentJSON struct {
 // MarshalJSON writes the MCP form of c: "text" for text blocks, base64
 // "data" and "mimeType" for images and audio.
 func (c Content) MarshalJSON() ([]byte, error) {
-	w := contentJSON{Type: c.Type, MIMEType: c.MIMEType}
+	return appendContent(nil, &c), nil
+}
+
+// appendResult appends the JSON form of r to dst. Results can be large
+// (megabytes of text), so it writes them directly instead of going through
+// encoding/json's Marshaler machinery, which re-scans every nested
+// MarshalJSON output byte by byte.
+func appendResult(dst []byte, r *Result) ([]byte, error) {
+	dst = append(dst, `{"content":[`...)
+	for i := range r.Content {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendContent(dst, &r.Content[i])
+	}
+	dst = append(dst, ']')
+	if r.StructuredContent != nil {
+		var data []byte
+		switch v := r.StructuredContent.(type) {
+		case json.RawMessage:
+			data = v
+		default:
+			var err error
+			if data, err = marshalJSON(v); err != nil {
+				return nil, fmt.Errorf("structuredContent: %w", err)
+			}
+		}
+		if len(data) > 0 && string(data) != "null" {
+			dst = append(dst, `,"structuredContent":`...)
+			dst = append(dst, data...)
+		}
+	}
+	if r.IsError {
+		dst = append(dst, `,"isError":true`...)
+	}
+	return append(dst, '}'), nil
+}
+
+func appendContent(dst []byte, c *Content) []byte {
+	dst = append(dst, `{"type":`...)
+	dst = jsonv.AppendString(dst, c.Type)
 	switch {
 	case c.Type == "text":
-		w.Text = &c.Text
+		dst = append(dst, `,"text":`...)
+		dst = jsonv.AppendString(dst, c.Text)
 	case c.Type == "image" || c.Type == "audio" || c.Data != nil:
-		d := base64.StdEncoding.EncodeToString(c.Data)
-		w.Data = &d
+		dst = append(dst, `,"data":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, c.Data)
+		dst = append(dst, '"')
 	case c.Text != "":
-		w.Text = &c.Text
+		dst = append(dst, `,"text":`...)
+		dst = jsonv.AppendString(dst, c.Text)
 	}
-	return marshalJSON(w)
+	if c.MIMEType != "" {
+		dst = append(dst, `,"mimeType":`...)
+		dst = jsonv.AppendString(dst, c.MIMEType)
+	}
+	return append(dst, '}')
 }
 
 // UnmarshalJSON reads the MCP form of a content block.

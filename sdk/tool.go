@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
+	"github.com/wardenmcp/warden/sdk/internal/jsonv"
 	"github.com/wardenmcp/warden/sdk/internal/schema"
 )
 
@@ -54,7 +56,8 @@ func Bool(b bool) *bool { return &b }
 type Context struct {
 	// Tool is the name of the called tool.
 	Tool string
-	// Arguments is the arguments object exactly as the host sent it.
+	// Arguments is the arguments object as compact JSON with sorted keys
+	// ({} when the host sent none), for handlers that want the raw form.
 	Arguments json.RawMessage
 	// HostContext is the "context" object of a v2 call_tool request, as the
 	// host sent it, or nil (v1 calls have none).
@@ -70,13 +73,21 @@ type Context struct {
 // A non-nil error from h also becomes an isError result carrying its text.
 //
 // AddTool is meant to be called from init functions. A definition that
-// cannot be registered (a bad name, a duplicate, an argument type without a
-// JSON object form, a malformed tag) makes every export of the plugin fail
-// with a message naming the problem.
+// cannot be used (a bad or duplicate name, an argument type without a JSON
+// object form, a malformed tag) is reported by the plugin's exports, as the
+// package documentation describes, rather than by a panic at start-up.
 func AddTool[In any](t Tool, h func(c *Context, in In) (*Result, error)) {
-	defaultRegistry.add(t, reflect.TypeFor[In](), nil, func(c *Context, args []byte) (*Result, error) {
+	addTool(defaultRegistry, t, h)
+}
+
+func addTool[In any](r *registry, t Tool, h func(c *Context, in In) (*Result, error)) {
+	if h == nil {
+		r.errs = append(r.errs, fmt.Errorf("tool %q: nil handler", t.Name))
+		return
+	}
+	r.add(t, reflect.TypeFor[In](), nil, func(c *Context, args any) (*Result, error) {
 		var in In
-		if err := decodeArgs(args, &in); err != nil {
+		if err := jsonv.Decode(args, &in); err != nil {
 			return argsError(t.Name, err), nil
 		}
 		return h(c, in)
@@ -89,9 +100,17 @@ func AddTool[In any](t Tool, h func(c *Context, in In) (*Result, error)) {
 // structuredContent and, for clients that only read text, the same JSON as
 // a text block. A non-nil error becomes an isError result carrying its text.
 func AddStructuredTool[In, Out any](t Tool, h func(c *Context, in In) (Out, error)) {
-	defaultRegistry.add(t, reflect.TypeFor[In](), reflect.TypeFor[Out](), func(c *Context, args []byte) (*Result, error) {
+	addStructuredTool(defaultRegistry, t, h)
+}
+
+func addStructuredTool[In, Out any](r *registry, t Tool, h func(c *Context, in In) (Out, error)) {
+	if h == nil {
+		r.errs = append(r.errs, fmt.Errorf("tool %q: nil handler", t.Name))
+		return
+	}
+	r.add(t, reflect.TypeFor[In](), reflect.TypeFor[Out](), func(c *Context, args any) (*Result, error) {
 		var in In
-		if err := decodeArgs(args, &in); err != nil {
+		if err := jsonv.Decode(args, &in); err != nil {
 			return argsError(t.Name, err), nil
 		}
 		out, err := h(c, in)
@@ -112,14 +131,64 @@ func AddStructuredTool[In, Out any](t Tool, h func(c *Context, in In) (Out, erro
 	})
 }
 
-// handlerFunc runs a tool on its raw (already validated) arguments.
-type handlerFunc func(c *Context, args []byte) (*Result, error)
+// handlerFunc runs a tool on its parsed (and validated) arguments.
+type handlerFunc func(c *Context, args any) (*Result, error)
 
+// entry is a registered tool. Its schemas are derived on first use, not at
+// registration: registration runs in every instance's start-up, while a
+// call needs only the called tool's input schema.
 type entry struct {
-	name  string
-	def   json.RawMessage // the MCP Tool object
-	input *schema.Schema
-	run   handlerFunc
+	name string
+	tool Tool
+	in   reflect.Type
+	out  reflect.Type // nil unless the tool returns structured content
+	run  handlerFunc
+
+	inputOnce sync.Once
+	input     *schema.Schema
+	inputErr  error
+
+	defOnce sync.Once
+	def     json.RawMessage // the MCP Tool object
+	defErr  error
+}
+
+// inputSchema returns the schema of the tool's arguments.
+func (e *entry) inputSchema() (*schema.Schema, error) {
+	e.inputOnce.Do(func() {
+		e.input, e.inputErr = schema.For(e.in, schema.Input)
+		if e.inputErr != nil {
+			e.inputErr = fmt.Errorf("tool %q: arguments: %w", e.name, e.inputErr)
+		}
+	})
+	return e.input, e.inputErr
+}
+
+// definition returns the MCP Tool object.
+func (e *entry) definition() (json.RawMessage, error) {
+	e.defOnce.Do(func() {
+		in, err := e.inputSchema()
+		if err != nil {
+			e.defErr = err
+			return
+		}
+		t := e.tool
+		def := toolJSON{Name: t.Name, Title: t.Title, Description: t.Description, InputSchema: in}
+		if e.out != nil {
+			if def.OutputSchema, err = schema.For(e.out, schema.Output); err != nil {
+				e.defErr = fmt.Errorf("tool %q: result: %w", t.Name, err)
+				return
+			}
+		}
+		if !t.Annotations.isZero() {
+			a := t.Annotations
+			def.Annotations = &a
+		}
+		if e.def, err = marshalJSON(def); err != nil {
+			e.defErr = fmt.Errorf("tool %q: %w", t.Name, err)
+		}
+	})
+	return e.def, e.defErr
 }
 
 // registry holds a plugin's tools in registration order.
@@ -167,33 +236,7 @@ func (r *registry) register(t Tool, in, out reflect.Type, run handlerFunc) error
 	if _, dup := r.byName[t.Name]; dup {
 		return fmt.Errorf("tool %q is registered twice", t.Name)
 	}
-	if run == nil {
-		return fmt.Errorf("tool %q: nil handler", t.Name)
-	}
-	inSchema, err := schema.For(in, schema.Input)
-	if err != nil {
-		return fmt.Errorf("tool %q: arguments: %w", t.Name, err)
-	}
-	def := toolJSON{
-		Name:        t.Name,
-		Title:       t.Title,
-		Description: t.Description,
-		InputSchema: inSchema,
-	}
-	if out != nil {
-		if def.OutputSchema, err = schema.For(out, schema.Output); err != nil {
-			return fmt.Errorf("tool %q: result: %w", t.Name, err)
-		}
-	}
-	if !t.Annotations.isZero() {
-		a := t.Annotations
-		def.Annotations = &a
-	}
-	data, err := marshalJSON(def)
-	if err != nil {
-		return fmt.Errorf("tool %q: %w", t.Name, err)
-	}
-	e := &entry{name: t.Name, def: data, input: inSchema, run: run}
+	e := &entry{name: t.Name, tool: t, in: in, out: out, run: run}
 	if r.byName == nil {
 		r.byName = map[string]*entry{}
 	}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
-	"time"
+
+	"github.com/wardenmcp/warden/sdk/internal/jsonv"
 )
 
 // Mode selects how a type is described.
@@ -24,7 +24,6 @@ const (
 )
 
 var (
-	timeType        = reflect.TypeFor[time.Time]()
 	rawMessageType  = reflect.TypeFor[json.RawMessage]()
 	numberType      = reflect.TypeFor[json.Number]()
 	marshalerType   = reflect.TypeFor[json.Marshaler]()
@@ -47,10 +46,10 @@ func For(t reflect.Type, mode Mode) (*Schema, error) {
 	g := &gen{mode: mode}
 	switch {
 	case base == rawMessageType || base.Kind() == reflect.Interface && base.NumMethod() == 0,
-		base.Kind() == reflect.Struct && base != timeType && isCustom(base):
+		base.Kind() == reflect.Struct && !isTime(base) && isCustom(base):
 		// Any object; a type that decodes itself checks its own input.
 		return &Schema{Type: []string{"object"}}, nil
-	case base.Kind() == reflect.Struct && base != timeType && !isCustom(base):
+	case base.Kind() == reflect.Struct && !isTime(base) && !isCustom(base):
 	case base.Kind() == reflect.Map && base.Key().Kind() == reflect.String && !isCustom(base):
 	default:
 		return nil, fmt.Errorf("%s does not describe a JSON object: use a struct or a map with string keys", t)
@@ -79,6 +78,13 @@ func isText(t reflect.Type) bool {
 		t.Implements(textUnmarshType) || reflect.PointerTo(t).Implements(textUnmarshType)
 }
 
+// isTime reports whether t is time.Time. It compares names rather than
+// referring to the type, which would link time's formatting and parsing
+// code into every plugin.
+func isTime(t reflect.Type) bool {
+	return t.PkgPath() == "time" && t.Name() == "Time"
+}
+
 func types(t ...string) []string { return t }
 
 func (g *gen) nullable(s *Schema) *Schema {
@@ -91,7 +97,7 @@ func (g *gen) nullable(s *Schema) *Schema {
 func (g *gen) typeSchema(t reflect.Type) (*Schema, error) {
 	if t.Kind() != reflect.Pointer {
 		switch {
-		case t == timeType:
+		case isTime(t):
 			return &Schema{Type: types("string"), Format: "date-time"}, nil
 		case t == rawMessageType:
 			return &Schema{}, nil
@@ -169,170 +175,36 @@ func (g *gen) structSchema(t reflect.Type) (*Schema, error) {
 	defer func() { g.stack = g.stack[:len(g.stack)-1] }()
 
 	s := &Schema{Type: types("object"), Properties: []Property{}, NoAdditional: true}
-	for _, f := range fields(t) {
-		ps, err := g.typeSchema(f.typ)
+	for _, f := range jsonv.Fields(t) {
+		ps, err := g.typeSchema(f.Type)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", t, f.goName, err)
+			return nil, fmt.Errorf("%s.%s: %w", t, f.GoName, err)
 		}
-		if f.quoted {
+		if f.Quoted {
 			ps = &Schema{Type: types("string")}
 		}
-		if f.omit && g.mode == Output {
+		if f.Omit && g.mode == Output {
 			// Nil pointers, slices and maps are left out rather than null.
-			switch f.typ.Kind() {
+			switch f.Type.Kind() {
 			case reflect.Pointer, reflect.Slice, reflect.Map:
 				ps.Type = slices.DeleteFunc(ps.Type, func(x string) bool { return x == "null" })
 			}
 		}
-		tags, err := parseTags(f.tag)
+		tags, err := parseTags(f.Tag)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", t, f.goName, err)
+			return nil, fmt.Errorf("%s.%s: %w", t, f.GoName, err)
 		}
 		if err := tags.apply(ps); err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", t, f.goName, err)
+			return nil, fmt.Errorf("%s.%s: %w", t, f.GoName, err)
 		}
 		required := tags.required
 		if g.mode == Output {
-			required = !f.omit
+			required = !f.Omit
 		}
-		s.Properties = append(s.Properties, Property{Name: f.name, Schema: ps})
+		s.Properties = append(s.Properties, Property{Name: f.Name, Schema: ps})
 		if required {
-			s.Required = append(s.Required, f.name)
+			s.Required = append(s.Required, f.Name)
 		}
 	}
 	return s, nil
-}
-
-// field is a struct field as encoding/json sees it.
-type field struct {
-	name   string
-	goName string
-	index  []int
-	depth  int
-	typ    reflect.Type
-	tag    reflect.StructTag
-	tagged bool // the name comes from a json tag
-	omit   bool // omitempty or omitzero
-	quoted bool // ",string"
-}
-
-// fields lists the JSON fields of struct type t following encoding/json's
-// rules: embedded structs are flattened, a shallower field hides deeper ones
-// of the same name, and at equal depth a tagged name wins over untagged ones
-// while two equally good fields cancel each other.
-func fields(t reflect.Type) []field {
-	type embedded struct {
-		t     reflect.Type
-		index []int
-	}
-	var all []field
-	next := []embedded{{t: t}}
-	visited := map[reflect.Type]bool{}
-	for depth := 0; len(next) > 0; depth++ {
-		current := next
-		next = nil
-		for _, e := range current {
-			if visited[e.t] {
-				continue
-			}
-			visited[e.t] = true
-			for i := 0; i < e.t.NumField(); i++ {
-				sf := e.t.Field(i)
-				if sf.Anonymous {
-					ft := sf.Type
-					if ft.Kind() == reflect.Pointer {
-						ft = ft.Elem()
-					}
-					if !sf.IsExported() && ft.Kind() != reflect.Struct {
-						continue
-					}
-				} else if !sf.IsExported() {
-					continue
-				}
-				tag := sf.Tag.Get("json")
-				if tag == "-" {
-					continue
-				}
-				name, opts, _ := strings.Cut(tag, ",")
-				index := append(slices.Clone(e.index), i)
-				ft := sf.Type
-				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
-					next = append(next, embedded{t: ft, index: index})
-					continue
-				}
-				f := field{
-					name:   name,
-					goName: sf.Name,
-					index:  index,
-					depth:  depth,
-					typ:    sf.Type,
-					tag:    sf.Tag,
-					tagged: name != "",
-				}
-				if f.name == "" {
-					f.name = sf.Name
-				}
-				for _, o := range strings.Split(opts, ",") {
-					switch o {
-					case "omitempty", "omitzero":
-						f.omit = true
-					case "string":
-						switch ft.Kind() {
-						case reflect.Bool, reflect.String,
-							reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-							reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-							reflect.Float32, reflect.Float64:
-							f.quoted = true
-						}
-					}
-				}
-				all = append(all, f)
-			}
-		}
-	}
-	byName := map[string][]field{}
-	var order []string
-	for _, f := range all {
-		if _, ok := byName[f.name]; !ok {
-			order = append(order, f.name)
-		}
-		byName[f.name] = append(byName[f.name], f)
-	}
-	var out []field
-	for _, name := range order {
-		if f, ok := dominant(byName[name]); ok {
-			out = append(out, f)
-		}
-	}
-	slices.SortFunc(out, func(a, b field) int { return slices.Compare(a.index, b.index) })
-	return out
-}
-
-func dominant(fs []field) (field, bool) {
-	minDepth := fs[0].depth
-	for _, f := range fs {
-		minDepth = min(minDepth, f.depth)
-	}
-	var best []field
-	for _, f := range fs {
-		if f.depth == minDepth {
-			best = append(best, f)
-		}
-	}
-	if len(best) == 1 {
-		return best[0], true
-	}
-	var tagged []field
-	for _, f := range best {
-		if f.tagged {
-			tagged = append(tagged, f)
-		}
-	}
-	if len(tagged) == 1 {
-		return tagged[0], true
-	}
-	return field{}, false
 }

@@ -10,7 +10,6 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
 	"strconv"
 )
 
@@ -50,8 +49,6 @@ type Schema struct {
 	Format           string
 	ContentEncoding  string
 	Deprecated       bool
-
-	pattern *regexp.Regexp
 }
 
 // Property is a named member of an object schema.

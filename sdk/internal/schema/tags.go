@@ -5,36 +5,29 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 )
 
-// flagKeys are keywords written without a value.
-var flagKeys = map[string]bool{
-	"required":    true,
-	"uniqueItems": true,
-	"deprecated":  true,
+// isFlag reports whether k is a keyword written without a value.
+func isFlag(k string) bool {
+	switch k {
+	case "required", "uniqueItems", "deprecated":
+		return true
+	}
+	return false
 }
 
-// valueKeys are keywords written as key=value.
-var valueKeys = map[string]bool{
-	"description":      true,
-	"title":            true,
-	"enum":             true,
-	"default":          true,
-	"min":              true,
-	"max":              true,
-	"minimum":          true,
-	"maximum":          true,
-	"exclusiveMinimum": true,
-	"exclusiveMaximum": true,
-	"minLength":        true,
-	"maxLength":        true,
-	"pattern":          true,
-	"format":           true,
-	"minItems":         true,
-	"maxItems":         true,
+// isValueKey reports whether k is a keyword written as key=value. (Switches
+// rather than maps: a package-level map is built in every plugin instance.)
+func isValueKey(k string) bool {
+	switch k {
+	case "description", "title", "enum", "default", "min", "max", "minimum", "maximum",
+		"exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "format",
+		"minItems", "maxItems":
+		return true
+	}
+	return false
 }
 
 type keyword struct {
@@ -63,9 +56,9 @@ func parseTags(tag reflect.StructTag) (tagSet, error) {
 			key, val, hasEq := strings.Cut(seg, "=")
 			key = strings.TrimSpace(key)
 			switch {
-			case flagKeys[key] && !hasEq:
+			case isFlag(key) && !hasEq:
 				ts.words = append(ts.words, keyword{key: key, flag: true})
-			case flagKeys[key] && hasEq:
+			case isFlag(key) && hasEq:
 				b, err := strconv.ParseBool(strings.TrimSpace(val))
 				if err != nil {
 					return ts, fmt.Errorf("jsonschema tag: %s=%q: expected true or false", key, val)
@@ -73,7 +66,7 @@ func parseTags(tag reflect.StructTag) (tagSet, error) {
 				if b {
 					ts.words = append(ts.words, keyword{key: key, flag: true})
 				}
-			case valueKeys[key] && hasEq:
+			case isValueKey(key) && hasEq:
 				ts.words = append(ts.words, keyword{key: key, value: val})
 			case len(ts.words) > 0 && !ts.words[len(ts.words)-1].flag:
 				ts.words[len(ts.words)-1].value += "," + seg
@@ -206,11 +199,13 @@ func applyOne(s *Schema, w keyword) error {
 		case "maxLength":
 			return setCount(nil, &t.MaxLength, w)
 		case "pattern":
-			re, err := regexp.Compile(w.value)
-			if err != nil {
-				return err
+			// Published for hosts and clients, not checked in the guest:
+			// linking regexp would add its Unicode tables to every plugin
+			// and their construction to every instance's start-up.
+			if w.value == "" {
+				return fmt.Errorf("empty pattern")
 			}
-			t.Pattern, t.pattern = w.value, re
+			t.Pattern = w.value
 		default:
 			t.Format = w.value
 		}

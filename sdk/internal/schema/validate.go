@@ -31,7 +31,8 @@ func (e *Error) Error() string {
 }
 
 // Validate checks v, a value decoded by encoding/json with UseNumber, against
-// s and returns at most a handful of problems, in a stable order.
+// s and returns at most a handful of problems, in a stable order. Every
+// keyword is checked except pattern and format, which are left to the host.
 func (s *Schema) Validate(v any) []*Error {
 	var errs []*Error
 	s.validate("", v, &errs)
@@ -199,15 +200,14 @@ func (s *Schema) validate(path string, v any, errs *[]*Error) {
 	}
 	switch x := v.(type) {
 	case string:
-		n := utf8.RuneCountInString(x)
-		if s.MinLength != nil && n < *s.MinLength {
-			add(errs, path, "expected at least %d characters, found %d", *s.MinLength, n)
-		}
-		if s.MaxLength != nil && n > *s.MaxLength {
-			add(errs, path, "expected at most %d characters, found %d", *s.MaxLength, n)
-		}
-		if s.pattern != nil && !s.pattern.MatchString(x) {
-			add(errs, path, "expected a string matching %s, found %s", s.Pattern, preview(v))
+		if s.MinLength != nil || s.MaxLength != nil {
+			n := utf8.RuneCountInString(x)
+			if s.MinLength != nil && n < *s.MinLength {
+				add(errs, path, "expected at least %d characters, found %d", *s.MinLength, n)
+			}
+			if s.MaxLength != nil && n > *s.MaxLength {
+				add(errs, path, "expected at most %d characters, found %d", *s.MaxLength, n)
+			}
 		}
 	case json.Number, float64:
 		f, _ := toFloat(x)
@@ -257,7 +257,7 @@ func (s *Schema) validateObject(path string, obj map[string]any, errs *[]*Error)
 		if _, ok := obj[name]; !ok {
 			want := ""
 			if p := s.Property(name); p != nil && len(p.Type) > 0 {
-				want = " (" + describeExpected(p.Type) + ")"
+				want = " (expected " + describeExpected(p.Type) + ")"
 			}
 			add(errs, join(path, name), "required property is missing%s", want)
 		}
