@@ -43,12 +43,23 @@
 //
 // # Limits
 //
-// The guarantee is os.Root's: on Linux and the BSDs (including macOS) the
-// kernel enforces it, race-free, for every path resolution. os.Root does not
-// prevent crossing into other filesystems mounted below the directory, and
-// does not hide device files or hard links that already exist inside it: a
-// grant's host directory must not contain such things. A Root is not
-// race-free on js/wasm and Chmod and Chtimes may act on a symbolic link that
-// replaces a file while the call runs (the link, never its target outside
-// the root, as the final component is not followed then).
+// The guarantee is os.Root's. On Unix it resolves a path one component at a
+// time with openat(2) and O_NOFOLLOW relative to descriptors of directories
+// already inside the mount, so a link swapped in or a directory renamed
+// while a call runs cannot redirect it outside. It does not stop a path at
+// a filesystem mounted below the directory, and a device file or a hard
+// link that already exists in the directory stays reachable: a grant's host
+// directory must not contain such things (a guest cannot create either).
+// Chmod and Chtimes may act on a symbolic link, not its target, if one
+// replaces the file during the call; the link is inside the mount.
+//
+// Readdir, Stat and the other calls on an open file use its descriptor
+// only. SetAppend reopens the file by name through the Root and keeps the
+// new descriptor only if it is the same file.
+//
+// Times set through a file's descriptor (File.Utimens) are supported on
+// Linux and the BSDs; elsewhere they yield ENOSYS. Files do not implement
+// experimental/sys.PollableFile: a guest asking for non-blocking mode gets
+// ENOSYS, and Go's wasip1 runtime then uses blocking reads and writes, which
+// is what regular files and directories need.
 package fsmount

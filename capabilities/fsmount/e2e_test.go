@@ -83,11 +83,14 @@ func newGuest(t *testing.T, mounts map[string]experimentalsys.FS) *guest {
 	t.Helper()
 	wasm := buildProbe(t)
 	ctx := context.Background()
-	cfg0 := wazero.NewRuntimeConfig()
-	if os.Getenv("INTERP") != "" {
-		cfg0 = wazero.NewRuntimeConfigInterpreter()
+	// The race detector slows wazero's compiler down a lot (a minute for
+	// the probe on a busy machine); the interpreter behaves the same for
+	// the host functions under test.
+	rtConfig := wazero.NewRuntimeConfig()
+	if raceDetector {
+		rtConfig = wazero.NewRuntimeConfigInterpreter()
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg0.WithCompilationCache(compilationCache))
+	rt := wazero.NewRuntimeWithConfig(ctx, rtConfig.WithCompilationCache(compilationCache))
 	t.Cleanup(func() { _ = rt.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	compiled, err := rt.CompileModule(ctx, wasm)

@@ -3,10 +3,8 @@ package fsmount
 import (
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 )
@@ -66,13 +64,13 @@ func isEscape(err error) bool {
 //
 //   - os.Root refusing a path that leaves the mount becomes EPERM, the errno
 //     wazero gives a guest path that climbs out of a preopen;
-//   - syscall errnos map one to one where wazero has the errno, and to EIO
-//     otherwise;
-//   - fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrInvalid and
-//     fs.ErrClosed become ENOENT, EEXIST, EPERM, EINVAL and EBADF;
 //   - os.Root's "empty path" becomes ENOENT, as open("") does, and its
 //     "unsupported file mode" EINVAL;
-//   - anything else becomes EIO.
+//   - the rest is mapped by wazero's experimental/sys.UnwrapOSError:
+//     syscall errnos one to one where wazero has the errno and EIO
+//     otherwise, fs.ErrNotExist, fs.ErrExist, fs.ErrPermission,
+//     fs.ErrInvalid and fs.ErrClosed to ENOENT, EEXIST, EPERM, EINVAL and
+//     EBADF, anything else to EIO.
 func toErrno(err error) experimentalsys.Errno {
 	if err == nil || err == io.EOF {
 		return 0
@@ -80,31 +78,12 @@ func toErrno(err error) experimentalsys.Errno {
 	if isEscape(err) {
 		return experimentalsys.EPERM
 	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return experimentalsys.UnwrapOSError(errno)
-	}
-	var serr experimentalsys.Errno
-	if errors.As(err, &serr) {
-		return serr
-	}
-	switch {
-	case errors.Is(err, fs.ErrClosed):
-		return experimentalsys.EBADF
-	case errors.Is(err, fs.ErrNotExist):
-		return experimentalsys.ENOENT
-	case errors.Is(err, fs.ErrExist):
-		return experimentalsys.EEXIST
-	case errors.Is(err, fs.ErrPermission):
-		return experimentalsys.EPERM
-	case errors.Is(err, fs.ErrInvalid):
-		return experimentalsys.EINVAL
-	}
-	switch underlying(err).Error() {
+	u := underlying(err)
+	switch u.Error() {
 	case "empty path":
 		return experimentalsys.ENOENT
 	case "unsupported file mode":
 		return experimentalsys.EINVAL
 	}
-	return experimentalsys.EIO
+	return experimentalsys.UnwrapOSError(u)
 }

@@ -1,0 +1,484 @@
+// Package config reads warden.yaml (apiVersion: warden.dev/v1, kind: Host),
+// the operator's single statement of what a Warden process serves and
+// trusts. It validates everything up front and reports every problem with
+// its file and line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wardenmcp/warden/capabilities"
+)
+
+// MaxFileBytes caps the size of warden.yaml.
+const MaxFileBytes = 1 << 20
+
+// Config is a validated warden.yaml. Relative paths in it have been resolved
+// against the file's directory.
+type Config struct {
+	APIVersion     string    `yaml:"apiVersion"`
+	Kind           string    `yaml:"kind"`
+	Listen         string    `yaml:"listen"`
+	TLS            *TLS      `yaml:"tls"`
+	Endpoint       string    `yaml:"endpoint"`
+	AllowedOrigins []string  `yaml:"allowedOrigins"`
+	Store          string    `yaml:"store"`
+	Lockfile       string    `yaml:"lockfile"`
+	Auth           Auth      `yaml:"auth"`
+	Trust          yaml.Node `yaml:"trust"` // parsed by the registry's trust policy
+	Deny           []string  `yaml:"deny"`
+	Admin          Admin     `yaml:"admin"`
+	Limits         Limits    `yaml:"limits"`
+	Plugins        []Plugin  `yaml:"plugins"`
+	RateLimits     yaml.Node `yaml:"rateLimits"`
+	Audit          yaml.Node `yaml:"audit"`
+	Telemetry      yaml.Node `yaml:"telemetry"`
+	LogLevel       string    `yaml:"logLevel"`
+
+	// File is the path the config was read from; Dir its directory.
+	File string `yaml:"-"`
+	Dir  string `yaml:"-"`
+}
+
+// TLS names the certificate and key files for HTTPS.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Auth selects how callers are authenticated.
+type Auth struct {
+	Mode                 string   `yaml:"mode"`
+	Issuer               string   `yaml:"issuer"`
+	Audience             string   `yaml:"audience"`
+	JWKSURL              string   `yaml:"jwksURL"`
+	JWKSFile             string   `yaml:"jwksFile"`
+	AuthorizationServers []string `yaml:"authorizationServers"`
+}
+
+// Admin configures the operator listener.
+type Admin struct {
+	Listen string `yaml:"listen"`
+}
+
+// Limits are host-wide bounds.
+type Limits struct {
+	Concurrency          int                 `yaml:"concurrency"`
+	PerPluginConcurrency int                 `yaml:"perPluginConcurrency"`
+	Queue                int                 `yaml:"queue"`
+	MaxBody              capabilities.Size   `yaml:"maxBody"`
+	Ceilings             capabilities.Limits `yaml:"ceilings"`
+}
+
+// Plugin is one served plugin.
+type Plugin struct {
+	Name      string          `yaml:"name"`
+	Grant     string          `yaml:"grant"`
+	Scopes    []string        `yaml:"scopes"`
+	Tools     map[string]Tool `yaml:"tools"`
+	Expose    []string        `yaml:"expose"`
+	RateLimit string          `yaml:"rateLimit"`
+	Probe     yaml.Node       `yaml:"probe"`
+
+	line int
+}
+
+// Tool holds the operator's overrides for one tool.
+type Tool struct {
+	Scopes      []string        `yaml:"scopes"`
+	Title       string          `yaml:"title"`
+	Description string          `yaml:"description"`
+	Annotations ToolAnnotations `yaml:"annotations"`
+}
+
+// ToolAnnotations are the hints the operator vouches for.
+type ToolAnnotations struct {
+	ReadOnlyHint    *bool `yaml:"readOnlyHint"`
+	DestructiveHint *bool `yaml:"destructiveHint"`
+	IdempotentHint  *bool `yaml:"idempotentHint"`
+	OpenWorldHint   *bool `yaml:"openWorldHint"`
+}
+
+// Error is one problem in the file.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Field != "" {
+		return loc + ": " + e.Field + ": " + e.Msg
+	}
+	return loc + ": " + e.Msg
+}
+
+// Errors is every problem found in a file, in line order.
+type Errors []*Error
+
+func (l Errors) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Unwrap returns the individual errors.
+func (l Errors) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
+}
+
+// Load reads, resolves and validates the config at path. Environment
+// variables override single values (see Overrides).
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is larger than %d bytes", MaxFileBytes)}
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Overrides lists the environment variables that replace a value of the
+// file, for containers and CI.
+var Overrides = map[string]string{
+	"WARDEN_LISTEN":          "listen",
+	"WARDEN_ENDPOINT":        "endpoint",
+	"WARDEN_STORE":           "store",
+	"WARDEN_LOCKFILE":        "lockfile",
+	"WARDEN_ALLOWED_ORIGINS": "allowedOrigins (comma-separated)",
+	"WARDEN_ADMIN_LISTEN":    "admin.listen",
+	"WARDEN_LOG_LEVEL":       "logLevel",
+}
+
+// Parse decodes data (the contents of file) and validates it. lookupEnv
+// supplies the overrides; nil means none.
+func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: file, Msg: "the file is empty; want apiVersion: warden.dev/v1, kind: Host"}
+		}
+		return nil, yamlError(file, err)
+	}
+	var extra yaml.Node
+	if dec.Decode(&extra) == nil {
+		return nil, &Error{File: file, Line: extra.Line, Msg: "more than one YAML document; want exactly one"}
+	}
+	if l := aliasLine(&root); l > 0 {
+		return nil, &Error{File: file, Line: l, Msg: "YAML anchors and aliases are not allowed"}
+	}
+	var c Config
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	if err := strict.Decode(&c); err != nil {
+		return nil, yamlError(file, err)
+	}
+	c.File = file
+	c.Dir = filepath.Dir(file)
+	lines := map[string]int{}
+	index(&root, "", lines)
+	for i := range c.Plugins {
+		c.Plugins[i].line = lines[fmt.Sprintf("plugins[%d]", i)]
+	}
+	if lookupEnv != nil {
+		c.applyEnv(lookupEnv)
+	}
+	c.defaults()
+	if errs := c.validate(lines); len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		return nil, errs
+	}
+	c.resolvePaths()
+	return &c, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
+
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var errs Errors
+		for _, m := range te.Errors {
+			errs = append(errs, lineError(file, m))
+		}
+		return errs
+	}
+	return lineError(file, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+func lineError(file, msg string) *Error {
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		msg = m[2]
+		msg = strings.Replace(msg, "not found in type config.", "is not a known key in ", 1)
+		return &Error{File: file, Line: n, Msg: msg}
+	}
+	return &Error{File: file, Msg: msg}
+}
+
+func aliasLine(n *yaml.Node) int {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return n.Line
+	}
+	for _, c := range n.Content {
+		if l := aliasLine(c); l > 0 {
+			return l
+		}
+	}
+	return 0
+}
+
+// index records the line of every field path ("plugins[0].grant").
+func index(n *yaml.Node, path string, lines map[string]int) {
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			index(c, path, lines)
+		}
+		return
+	}
+	if path != "" {
+		lines[path] = n.Line
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			lines[p] = n.Content[i].Line
+			index(n.Content[i+1], p, lines)
+			lines[p] = n.Content[i].Line
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			index(c, fmt.Sprintf("%s[%d]", path, i), lines)
+		}
+	}
+}
+
+func (c *Config) applyEnv(lookup func(string) (string, bool)) {
+	set := func(name string, dst *string) {
+		if v, ok := lookup(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	set("WARDEN_LISTEN", &c.Listen)
+	set("WARDEN_ENDPOINT", &c.Endpoint)
+	set("WARDEN_STORE", &c.Store)
+	set("WARDEN_LOCKFILE", &c.Lockfile)
+	set("WARDEN_ADMIN_LISTEN", &c.Admin.Listen)
+	set("WARDEN_LOG_LEVEL", &c.LogLevel)
+	if v, ok := lookup("WARDEN_ALLOWED_ORIGINS"); ok && v != "" {
+		c.AllowedOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+}
+
+func (c *Config) defaults() {
+	def := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	def(&c.Listen, "127.0.0.1:8080")
+	def(&c.Endpoint, "/mcp")
+	def(&c.Store, "./.warden/store")
+	def(&c.Lockfile, "./warden.lock")
+	def(&c.Auth.Mode, "none")
+	def(&c.Admin.Listen, "127.0.0.1:9091")
+	def(&c.LogLevel, "info")
+	if c.Limits.Concurrency == 0 {
+		c.Limits.Concurrency = 64
+	}
+	if c.Limits.PerPluginConcurrency == 0 {
+		c.Limits.PerPluginConcurrency = min(16, c.Limits.Concurrency)
+	}
+	if c.Limits.Queue == 0 {
+		c.Limits.Queue = 128
+	}
+	if c.Limits.MaxBody == 0 {
+		c.Limits.MaxBody = 4 << 20
+	}
+}
+
+var (
+	pluginNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	digestRE     = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	rateRE       = regexp.MustCompile(`^[1-9][0-9]*/(s|m|h)$`)
+)
+
+func (c *Config) validate(lines map[string]int) Errors {
+	var errs Errors
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &Error{File: c.File, Line: lineOf(lines, field), Field: field, Msg: fmt.Sprintf(format, a...)})
+	}
+	if c.APIVersion != capabilities.APIVersion {
+		bad("apiVersion", "is %q; want %q", c.APIVersion, capabilities.APIVersion)
+	}
+	if c.Kind != "Host" {
+		bad("kind", "is %q; want Host", c.Kind)
+	}
+	for _, hp := range []struct{ field, v string }{{"listen", c.Listen}, {"admin.listen", c.Admin.Listen}} {
+		if _, port, err := net.SplitHostPort(hp.v); err != nil || port == "" {
+			bad(hp.field, "%q is not host:port (e.g. 127.0.0.1:8080)", hp.v)
+		}
+	}
+	if !strings.HasPrefix(c.Endpoint, "/") || strings.ContainsAny(c.Endpoint, "?# ") {
+		bad("endpoint", "%q must be a path starting with /", c.Endpoint)
+	}
+	switch {
+	case c.Endpoint == "/healthz", c.Endpoint == "/readyz", c.Endpoint == "/metrics", strings.HasPrefix(c.Endpoint, "/.well-known/"):
+		bad("endpoint", "%q is reserved for the host's own endpoints", c.Endpoint)
+	}
+	for i, o := range c.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad(fmt.Sprintf("allowedOrigins[%d]", i), "%q is not an origin; want scheme://host[:port], e.g. http://localhost:6274", o)
+		}
+	}
+	if c.TLS != nil && (c.TLS.Cert == "" || c.TLS.Key == "") {
+		bad("tls", "needs both cert and key")
+	}
+	switch c.Auth.Mode {
+	case "none":
+	case "jwt":
+		bad("auth.mode", "jwt is not implemented in this build yet; use none on a loopback address")
+	default:
+		bad("auth.mode", "is %q; want none or jwt", c.Auth.Mode)
+	}
+	for i, d := range c.Deny {
+		if !digestRE.MatchString(d) {
+			bad(fmt.Sprintf("deny[%d]", i), "%q is not a digest; want sha256: followed by 64 lower-case hex digits", d)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("logLevel", "is %q; want debug, info, warn or error", c.LogLevel)
+	}
+	if c.Limits.Concurrency < 1 || c.Limits.PerPluginConcurrency < 1 || c.Limits.Queue < 0 {
+		bad("limits", "concurrency and perPluginConcurrency must be at least 1 and queue at least 0")
+	} else if c.Limits.PerPluginConcurrency > c.Limits.Concurrency {
+		bad("limits.perPluginConcurrency", "is %d, more than limits.concurrency (%d)", c.Limits.PerPluginConcurrency, c.Limits.Concurrency)
+	}
+	for _, unimpl := range []struct {
+		field string
+		set   bool
+	}{{"rateLimits", c.RateLimits.Kind != 0}, {"audit", c.Audit.Kind != 0}, {"telemetry", c.Telemetry.Kind != 0}} {
+		if unimpl.set {
+			bad(unimpl.field, "is not implemented in this build yet; remove it rather than believe it is enforced")
+		}
+	}
+	names := map[string]bool{}
+	for i, p := range c.Plugins {
+		f := fmt.Sprintf("plugins[%d]", i)
+		if !pluginNameRE.MatchString(p.Name) {
+			bad(f+".name", "%q: want 1-63 lower-case letters, digits, '_' or '-' (no '.', which separates plugin and tool)", p.Name)
+		}
+		if names[p.Name] {
+			bad(f+".name", "%q is listed twice", p.Name)
+		}
+		names[p.Name] = true
+		if len(p.Scopes) > 0 || p.RateLimit != "" {
+			bad(f, "scopes and rateLimit are not implemented in this build yet; remove them rather than believe they are enforced")
+		}
+		for tn, t := range p.Tools {
+			if len(t.Scopes) > 0 {
+				bad(f+".tools."+tn+".scopes", "per-tool scopes are not implemented in this build yet")
+			}
+		}
+		if p.Probe.Kind != 0 {
+			bad(f+".probe", "probes are not implemented in this build yet")
+		}
+		seen := map[string]bool{}
+		for j, e := range p.Expose {
+			if seen[e] {
+				bad(fmt.Sprintf("%s.expose[%d]", f, j), "%q is listed twice", e)
+			}
+			seen[e] = true
+		}
+	}
+	return errs
+}
+
+func lineOf(lines map[string]int, field string) int {
+	for field != "" {
+		if l, ok := lines[field]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(field, ".[")
+		if i < 0 {
+			return 0
+		}
+		field = field[:i]
+	}
+	return 0
+}
+
+func (c *Config) resolvePaths() {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(c.Dir, p)
+	}
+	c.Store = abs(c.Store)
+	c.Lockfile = abs(c.Lockfile)
+	if c.TLS != nil {
+		c.TLS.Cert, c.TLS.Key = abs(c.TLS.Cert), abs(c.TLS.Key)
+	}
+	for i := range c.Plugins {
+		c.Plugins[i].Grant = abs(c.Plugins[i].Grant)
+	}
+}
+
+// IsLoopback reports whether addr (host:port) listens on loopback only.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
