@@ -1,0 +1,313 @@
+// Package daemon is `warden serve`: it reads warden.yaml, loads and checks
+// every plugin, serves the endpoint, reloads on SIGHUP or a changed config
+// (atomically: a bad new config leaves the old set serving) and shuts down
+// gracefully.
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/host"
+	"github.com/wardenmcp/warden/internal/config"
+	"github.com/wardenmcp/warden/plugins"
+)
+
+// Loaded is a plugin's verified bytes and what the loader knows of them.
+type Loaded struct {
+	Wasm   []byte
+	Digest string
+	Signer string
+	// ToolsHash is the hash of the tool definitions recorded at install;
+	// empty skips the check.
+	ToolsHash string
+}
+
+// Loader fetches an installed plugin's bytes and checks them (digest,
+// signature, trust policy, kill switch) before anything parses them.
+type Loader interface {
+	Load(ctx context.Context, cfg *config.Config, name string) (*Loaded, error)
+}
+
+// ToolsHasher hashes a plugin's tool definitions the way the lockfile does.
+type ToolsHasher func(defs [][]byte) (string, error)
+
+// Options configure Run.
+type Options struct {
+	ConfigPath string
+	Loader     Loader
+	ToolsHash  ToolsHasher
+	Logger     *slog.Logger
+	// InsecureNoAuth allows serving without authentication on a
+	// non-loopback address.
+	InsecureNoAuth bool
+	// Ready, when set, is called with the endpoint's address once it
+	// listens (tests and `warden demo` use it).
+	Ready func(addr string)
+	// PollInterval is how often the config file is checked for changes
+	// (2s when 0; negative disables polling).
+	PollInterval time.Duration
+}
+
+// Daemon is a running `warden serve`.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	rt      *plugins.Runtime
+	srv     *host.Server
+	mu      sync.Mutex // serialises reloads
+	cfg     *config.Config
+	modules map[string]*plugins.Plugin // by name+digest, reused across reloads
+}
+
+// Run serves until ctx ends or SIGTERM/SIGINT arrives.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if opts.Loader == nil {
+		return errors.New("serve: no plugin loader")
+	}
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Auth.Mode == "none" && !config.IsLoopback(cfg.Listen) && !opts.InsecureNoAuth {
+		return fmt.Errorf("%s: listen %s is not a loopback address and auth.mode is none: anyone who can reach it could call every tool; listen on 127.0.0.1, configure auth, or pass --insecure-no-auth", cfg.File, cfg.Listen)
+	}
+	if err := os.MkdirAll(cfg.Store, 0o700); err != nil {
+		return fmt.Errorf("store %s: %w", cfg.Store, err)
+	}
+	rt, err := plugins.NewRuntime(ctx,
+		plugins.WithCacheDir(filepath.Join(cfg.Store, "compiled")),
+		plugins.WithConcurrency(cfg.Limits.Concurrency, cfg.Limits.PerPluginConcurrency, cfg.Limits.Queue),
+		plugins.WithCeilings(cfg.Limits.Ceilings),
+		plugins.WithLogger(opts.Logger),
+	)
+	if err != nil {
+		return err
+	}
+	defer rt.Close(context.Background())
+	d := &Daemon{opts: opts, log: opts.Logger, rt: rt, modules: map[string]*plugins.Plugin{}}
+	d.srv, err = host.New(host.Options{
+		Runtime:        rt,
+		Endpoint:       cfg.Endpoint,
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxBodyBytes:   int64(cfg.Limits.MaxBody),
+		Logger:         opts.Logger,
+		PluginLogger:   opts.Logger.With(slog.String("source", "plugin")),
+		PluginLogLevel: slogLevel(cfg.LogLevel),
+	})
+	if err != nil {
+		return err
+	}
+	if err := d.apply(ctx, cfg); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{Handler: d.srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if cfg.TLS != nil {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	d.log.Info("serving", slog.String("endpoint", "http://"+ln.Addr().String()+cfg.Endpoint), slog.Int("plugins", len(d.srv.Status().Loaded)))
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	poll := opts.PollInterval
+	if poll == 0 {
+		poll = 2 * time.Second
+	}
+	var tick <-chan time.Time
+	if poll > 0 {
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	lastMod := modTime(cfg.File)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return d.shutdown(hs)
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				return d.shutdown(hs)
+			}
+			d.Reload(ctx)
+		case <-tick:
+			if m := modTime(cfg.File); !m.Equal(lastMod) {
+				lastMod = m
+				d.log.Info("config changed; reloading", slog.String("config", cfg.File))
+				d.Reload(ctx)
+			}
+		}
+	}
+}
+
+func (d *Daemon) shutdown(hs *http.Server) error {
+	d.log.Info("shutting down; letting calls in flight finish")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return hs.Shutdown(ctx)
+}
+
+func modTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// Reload re-reads the config and swaps in the new plugin set. A config that
+// does not parse, or a set that is inconsistent, is reported and the old
+// set keeps serving.
+func (d *Daemon) Reload(ctx context.Context) {
+	cfg, err := config.Load(d.opts.ConfigPath)
+	if err != nil {
+		d.log.Error("reload refused: the new config is invalid; still serving the previous one", slog.String("error", err.Error()))
+		return
+	}
+	if err := d.apply(ctx, cfg); err != nil {
+		d.log.Error("reload refused; still serving the previous plugin set", slog.String("error", err.Error()))
+		return
+	}
+	d.log.Info("reloaded", slog.Int("plugins", len(d.srv.Status().Loaded)), slog.Int("failed", len(d.srv.Status().Failed)))
+}
+
+// apply loads every plugin of cfg (reusing modules already loaded with the
+// same digest) and swaps the set in. Plugins that fail to load are reported
+// and left out; the rest are served.
+func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var set []*host.Plugin
+	var failed []host.PluginStatus
+	keep := map[string]bool{}
+	for _, pc := range cfg.Plugins {
+		p, err := d.loadOne(ctx, cfg, pc)
+		if err != nil {
+			d.log.Error("plugin refused", slog.String("plugin", pc.Name), slog.String("error", err.Error()))
+			failed = append(failed, host.PluginStatus{Name: pc.Name, Error: err.Error()})
+			continue
+		}
+		keep[pc.Name+"@"+p.Module.Digest()] = true
+		set = append(set, p)
+	}
+	if err := d.srv.Swap(set, failed); err != nil {
+		return err
+	}
+	d.cfg = cfg
+	// Modules no longer served are closed once calls that may still be
+	// using them have had time to end.
+	var stale []*plugins.Plugin
+	for k, m := range d.modules {
+		if !keep[k] {
+			stale = append(stale, m)
+			delete(d.modules, k)
+		}
+	}
+	if len(stale) > 0 {
+		grace := time.Duration(capabilities.MaxLimits.Timeout) + 5*time.Second
+		time.AfterFunc(grace, func() {
+			for _, m := range stale {
+				m.Close(context.Background())
+			}
+		})
+	}
+	return nil
+}
+
+func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plugin) (*host.Plugin, error) {
+	var grant *capabilities.Grant
+	if pc.Grant != "" {
+		g, err := capabilities.LoadGrant(pc.Grant)
+		if err != nil {
+			return nil, err
+		}
+		grant = g
+	}
+	ld, err := d.opts.Loader.Load(ctx, cfg, pc.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, denied := range cfg.Deny {
+		if denied == ld.Digest {
+			return nil, fmt.Errorf("digest %s is on the deny list in %s", ld.Digest, cfg.File)
+		}
+	}
+	key := pc.Name + "@" + ld.Digest
+	mod := d.modules[key]
+	if mod == nil {
+		mod, err = d.rt.Load(ctx, pc.Name, ld.Wasm)
+		if err != nil {
+			return nil, err
+		}
+		if ld.ToolsHash != "" && d.opts.ToolsHash != nil {
+			var defs [][]byte
+			for _, t := range mod.Tools() {
+				defs = append(defs, t.Definition)
+			}
+			got, err := d.opts.ToolsHash(defs)
+			if err != nil {
+				mod.Close(ctx)
+				return nil, err
+			}
+			if got != ld.ToolsHash {
+				mod.Close(ctx)
+				return nil, fmt.Errorf("its tool definitions changed since install (lockfile %s, now %s): a description or schema changed after review; reinstall with --accept-tool-changes after reviewing the diff", ld.ToolsHash, got)
+			}
+		}
+		d.modules[key] = mod
+	}
+	hp := &host.Plugin{Name: pc.Name, Module: mod, Grant: grant, Expose: pc.Expose, Tools: map[string]host.ToolOverride{}}
+	for name, t := range pc.Tools {
+		hp.Tools[name] = host.ToolOverride{Description: t.Description, Title: t.Title, Annotations: host.Annotations{
+			ReadOnlyHint: t.Annotations.ReadOnlyHint, DestructiveHint: t.Annotations.DestructiveHint,
+			IdempotentHint: t.Annotations.IdempotentHint, OpenWorldHint: t.Annotations.OpenWorldHint,
+		}}
+	}
+	return hp, nil
+}
+
+func slogLevel(s string) slog.Level {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
