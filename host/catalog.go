@@ -70,8 +70,10 @@ type catalog struct {
 	plugins []*Plugin
 	tools   map[string]*servedTool
 	order   []string
-	mcp     *server.MCPServer
-	http    *server.StreamableHTTPServer
+	mcp       *server.MCPServer
+	http      *server.StreamableHTTPServer
+	prompts   int
+	resources int
 }
 
 func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
@@ -121,11 +123,13 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 			c.order = append(c.order, served)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := joinErrs(errs); err != nil {
+		return nil, err
 	}
 	c.mcp = server.NewMCPServer("warden", Version,
 		server.WithToolCapabilities(false),
+		server.WithPromptCapabilities(false),
+		server.WithResourceCapabilities(false, false),
 		server.WithInputSchemaValidation(),
 		server.WithRecovery(),
 		server.WithInstructions("Tools are named <plugin>.<tool>; each call runs in a fresh sandbox."),
@@ -133,6 +137,9 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 	for _, name := range c.order {
 		st := c.tools[name]
 		c.mcp.AddTool(st.def, s.toolHandler(st))
+	}
+	if err := s.addExtras(c); err != nil {
+		return nil, err
 	}
 	c.http = server.NewStreamableHTTPServer(c.mcp,
 		server.WithStateLess(true),
@@ -210,14 +217,12 @@ func (s *Server) toolHandler(st *servedTool) server.ToolHandlerFunc {
 			args = []byte("{}")
 		}
 		p := st.plugin
-		sb, err := s.opts.Runtime.SandboxFromGrant(ctx, p.Name, p.Grant, s.opts.Providers)
+		sb, err := s.sandbox(ctx, p)
 		if err != nil {
 			s.opts.Logger.ErrorContext(ctx, "sandbox setup failed", slog.String("plugin", p.Name), slog.String("error", err.Error()))
-			return nil, fmt.Errorf("the host could not prepare the sandbox for %s: %w", st.def.Name, err)
+			return nil, err
 		}
 		defer sb.Close()
-		sb.Log = s.opts.PluginLogger
-		sb.LogLevel = s.opts.PluginLogLevel
 		res, err := p.Module.Call(ctx, st.tool, args, sb)
 		if err != nil {
 			switch {
@@ -233,4 +238,11 @@ func (s *Server) toolHandler(st *servedTool) server.ToolHandlerFunc {
 		}
 		return out, nil
 	}
+}
+
+func joinErrs(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.Join(errs...)
 }

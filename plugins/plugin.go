@@ -72,6 +72,9 @@ type Plugin struct {
 	imports   []string
 	exports   []string
 	calls     *gate // per-plugin admission
+	prompts   []Prompt
+	resources []Resource
+	templates []ResourceTemplate
 }
 
 // Load checks and compiles wasm as a plugin called name, then lists its
@@ -158,6 +161,9 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	p.toolIndex = make(map[string]int, len(tools))
 	for i, t := range tools {
 		p.toolIndex[t.Name] = i
+	}
+	if err := p.listExtras(ctx); err != nil {
+		return nil, lerr(ErrInvalidTool, err.Error(), err)
 	}
 	ok = true
 	return p, nil
