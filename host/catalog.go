@@ -67,9 +67,9 @@ type servedTool struct {
 // A reload builds a new catalog and swaps it in; calls in flight keep the
 // one they started on.
 type catalog struct {
-	plugins []*Plugin
-	tools   map[string]*servedTool
-	order   []string
+	plugins   []*Plugin
+	tools     map[string]*servedTool
+	order     []string
 	mcp       *server.MCPServer
 	http      *server.StreamableHTTPServer
 	prompts   int

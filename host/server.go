@@ -190,7 +190,9 @@ type HTTPError struct {
 	Message string
 }
 
-func (e *HTTPError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message) }
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
 
 func writeError(w http.ResponseWriter, e *HTTPError) {
 	writeJSON(w, e.Status, map[string]string{"error": http.StatusText(e.Status), "message": e.Message})
