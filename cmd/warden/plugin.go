@@ -91,9 +91,9 @@ func printInspection(w io.Writer, in *inspection, tools []plugins.Tool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "name:\t%s\n", in.Name)
 	fmt.Fprintf(tw, "digest:\t%s\n", in.Digest)
-	fmt.Fprintf(tw, "size:\t%s\n", capabilities.Size(in.Size))
+	fmt.Fprintf(tw, "size:\t%s\n", humanBytes(int64(in.Size)))
 	fmt.Fprintf(tw, "abi:\t%s\n", in.ABI)
-	fmt.Fprintf(tw, "memory at start:\t%s\n", capabilities.Size(in.MinMemory))
+	fmt.Fprintf(tw, "memory at start:\t%s\n", humanBytes(int64(in.MinMemory)))
 	tw.Flush()
 	fmt.Fprintln(w)
 	if m := in.Manifest; m != nil {
@@ -178,7 +178,7 @@ The output is written atomically (a temporary file renamed into place).`,
 			if err := writeFileAtomic(out, packed, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "packed manifest %s %s into %s (%s)\n", m.Name, m.Version, out, capabilities.Size(len(packed)))
+			fmt.Fprintf(cmd.ErrOrStderr(), "packed manifest %s %s into %s (%s)\n", m.Name, m.Version, out, humanBytes(int64(len(packed))))
 			return nil
 		},
 	}
@@ -211,4 +211,18 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// humanBytes formats n for people: "3.7 MiB".
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
