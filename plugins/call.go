@@ -289,8 +289,32 @@ func (m multiWriter) Write(p []byte) (int, error) {
 }
 
 // run instantiates the module, runs export with input and returns what the
-// guest passed to output_set.
+// guest passed to output_set. Secrets are masked in its error, as in its
+// output: a plugin could otherwise leak one through error_set or a panic.
 func (p *Plugin) run(ctx context.Context, export string, input []byte, sb *Sandbox, tool string) ([]byte, Stats, error) {
+	out, stats, err := p.runUnredacted(ctx, export, input, sb, tool)
+	var ce *CallError
+	if err != nil && sb.Redactor != nil && errors.As(err, &ce) {
+		red := *ce
+		red.Detail = sb.Redactor.Replace(ce.Detail)
+		if ce.Err != nil {
+			red.Err = redactedError{msg: sb.Redactor.Replace(ce.Err.Error()), err: ce.Err}
+		}
+		return out, stats, &red
+	}
+	return out, stats, err
+}
+
+// redactedError shows a masked message but keeps the chain for errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte, sb *Sandbox, tool string) ([]byte, Stats, error) {
 	stats := Stats{InputBytes: len(input)}
 	limits := p.rt.EffectiveLimits(sb.Limits)
 	cerr := func(kind error, detail string, err error) *CallError {

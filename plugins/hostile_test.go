@@ -241,6 +241,27 @@ limits:
 			t.Errorf("walk found %q outside the mounts", line)
 		}
 	}
+	// A plugin that logs, prints and panics with its secret leaks it nowhere.
+	var logs syncBuffer
+	leakSB, err := runtime(t).SandboxFromGrant(context.Background(), "hostile", g, capabilities.DefaultProviders())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leakSB.Close()
+	leakSB.Log = newJSONLogger(&logs)
+	_, err = hostile.Call(context.Background(), "leak", []byte(`{"name":"TOKEN"}`), leakSB)
+	if err == nil || !strings.Contains(err.Error(), "[REDACTED:TOKEN]") {
+		t.Errorf("leak: err = %v, want the panic message with the secret masked", err)
+	}
+	if !strings.Contains(logs.String(), "[REDACTED:TOKEN]") {
+		t.Errorf("leak: the plugin's log line is missing: %s", logs.String())
+	}
+	for _, where := range []string{err.Error(), logs.String()} {
+		if strings.Contains(where, "granted-token-value") {
+			t.Fatalf("the secret leaked: %s", where)
+		}
+	}
+
 	// A real clock.
 	clock := text(t, mustCall(t, hostile, "clock", "", nil))
 	if ts, err := time.Parse(time.RFC3339, clock); err != nil || time.Since(ts).Abs() > time.Minute {

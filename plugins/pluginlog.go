@@ -49,10 +49,11 @@ type pluginLog struct {
 	remaining int
 	dropped   int
 	attrs     []slog.Attr
+	redactor  *strings.Replacer
 }
 
 func newPluginLog(ctx context.Context, sb *Sandbox, plugin, tool string) *pluginLog {
-	l := &pluginLog{ctx: ctx, logger: sb.Log, min: sb.LogLevel, remaining: sb.LogBytes}
+	l := &pluginLog{ctx: ctx, logger: sb.Log, min: sb.LogLevel, remaining: sb.LogBytes, redactor: sb.Redactor}
 	if l.remaining <= 0 {
 		l.remaining = DefaultLogBytes
 	}
@@ -93,7 +94,14 @@ func (l *pluginLog) record(level slog.Level, source string, msg []byte) {
 		return
 	}
 	l.remaining -= len(msg)
-	l.logger.LogAttrs(l.ctx, level, source, append(l.attrs, slog.String("msg", escape(msg)))...)
+	raw := string(msg)
+	if l.redactor != nil {
+		// Secrets never reach the operator's logs, even when the plugin
+		// logs them itself.
+		raw = l.redactor.Replace(raw)
+	}
+	text := escape([]byte(raw))
+	l.logger.LogAttrs(l.ctx, level, source, append(l.attrs, slog.String("msg", text))...)
 }
 
 // finish reports how much was dropped, once, at the end of the call.

@@ -101,6 +101,12 @@ func init() {
 		}
 		return sdk.Text("SECRET:" + v), nil
 	})
+	sdk.AddTool(sdk.Tool{Name: "leak", Description: "Log a secret, then panic with it."}, func(c *sdk.Context, in NameArgs) (*sdk.Result, error) {
+		v, _ := sdk.Secret(in.Name)
+		sdk.Log.Info("the secret is " + v)
+		fmt.Println("stdout: " + v)
+		panic("the secret is " + v)
+	})
 	sdk.AddTool(sdk.Tool{Name: "env", Description: "Report the environment."}, func(c *sdk.Context, _ struct{}) (*sdk.Result, error) {
 		return sdk.Text("ENV:" + strings.Join(os.Environ(), ";")), nil
 	})
