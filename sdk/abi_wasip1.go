@@ -236,3 +236,24 @@ func exportDescribeV1() int32 { return run(exportDescribe) }
 
 //go:wasmexport call
 func exportCallV1() int32 { return run(exportCall) }
+
+// v2, optional: prompts and resources. A plugin without them still exports
+// these and answers with empty lists.
+
+//go:wasmexport list_prompts
+func exportListPromptsV2() int32 { return run(exportListPrompts) }
+
+//go:wasmexport get_prompt
+func exportGetPromptV2() int32 { return run(exportGetPrompt) }
+
+//go:wasmexport list_resources
+func exportListResourcesV2() int32 { return run(exportListResources) }
+
+//go:wasmexport list_resource_templates
+func exportListResourceTemplatesV2() int32 { return run(exportListResourceTemplates) }
+
+//go:wasmexport read_resource
+func exportReadResourceV2() int32 { return run(exportReadResource) }
+
+//go:wasmexport complete
+func exportCompleteV2() int32 { return run(exportComplete) }

@@ -3,6 +3,8 @@ package sdk
 import (
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -270,9 +272,9 @@ func BenchmarkCallLarge(b *testing.B) {
 	}
 }
 
-// FuzzDispatch feeds arbitrary call requests to both call exports: the
-// dispatcher must not panic, and must answer either an ABI error or a valid
-// CallToolResult.
+// FuzzDispatch feeds arbitrary requests to every export: the dispatcher
+// must not panic, and must answer either an ABI error (with no output) or a
+// valid result of the export's shape.
 func FuzzDispatch(f *testing.F) {
 	for _, s := range []string{
 		v2("greet", `{"name":"Ada"}`), v1("greet", `{"name":"Ada"}`), v2("sum", `{"values":[1,2]}`),
@@ -283,10 +285,42 @@ func FuzzDispatch(f *testing.F) {
 		f.Add("call_tool", []byte(s))
 		f.Add("call", []byte(s))
 	}
+	for _, s := range []string{
+		req(`{"name":"summarize","arguments":{"topic":"Go","style":"short"}}`), req(`{"name":"summarize","arguments":{"topic":1}}`),
+		req(`{"name":"embedded","arguments":{"topic":"\u2028","Extra":""}}`), req(`{"name":"plain","arguments":null}`),
+		req(`{"name":"fails"}`), req(`{"name":"badrole"}`), req(`{"name":"nope"}`), `{"params":{"name":"empty"}}`,
+	} {
+		f.Add("get_prompt", []byte(s))
+	}
+	for _, s := range []string{
+		req(`{"uri":"notes://readme"}`), req(`{"uri":"notes://logo"}`), req(`{"uri":"notes://multi"}`),
+		req(`{"uri":"notes://topic/caf%C3%A9"}`), req(`{"uri":"notes://archive/2024-05-x/a.b.tar.gz"}`),
+		req(`{"uri":"notes://topic/a/b"}`), req(`{"uri":"notes://fail/x"}`), req(`{"uri":7}`),
+	} {
+		f.Add("read_resource", []byte(s))
+	}
+	for _, s := range []string{
+		req(`{"ref":{"type":"ref/prompt","name":"summarize"},"argument":{"name":"topic","value":"g"},"context":{"arguments":{"style":"short"}}}`),
+		req(`{"ref":{"type":"ref/resource","uri":"notes://topic/{name}"},"argument":{"name":"name","value":"many"}}`),
+		req(`{"ref":{"type":"ref/tool"},"argument":{}}`),
+	} {
+		f.Add("complete", []byte(s))
+	}
+	for _, e := range []string{"list_tools", "describe", "list_prompts", "list_resources", "list_resource_templates"} {
+		f.Add(e, []byte(`{"request":{},"context":{}}`))
+	}
 	r := testRegistry(f)
+	addExtras(f, r)
+	// shapes maps each export to the member its result must hold.
+	shapes := map[string]string{
+		"call_tool": "content", "call": "content", "list_tools": "tools", "describe": "tools",
+		"list_prompts": "prompts", "get_prompt": "messages", "list_resources": "resources",
+		"list_resource_templates": "resourceTemplates", "read_resource": "contents", "complete": "completion",
+	}
+	exports := slices.Sorted(maps.Keys(shapes))
 	f.Fuzz(func(t *testing.T, export string, input []byte) {
-		if export != "call" {
-			export = "call_tool"
+		if _, ok := shapes[export]; !ok {
+			export = exports[len(export)%len(exports)]
 		}
 		out, err := r.dispatch(export, input)
 		if err != nil {
@@ -295,12 +329,29 @@ func FuzzDispatch(f *testing.F) {
 			}
 			return
 		}
-		var res struct {
-			Content []json.RawMessage `json:"content"`
-			IsError bool              `json:"isError"`
+		var res map[string]json.RawMessage
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("%s(%q) = %q: not a JSON object (%v)", export, input, out, err)
 		}
-		if err := json.Unmarshal(out, &res); err != nil || res.Content == nil {
-			t.Fatalf("dispatch(%q) = %q: not a CallToolResult (%v)", input, out, err)
+		member := res[shapes[export]]
+		var list []json.RawMessage
+		var completion struct {
+			Values []string `json:"values"`
+		}
+		switch {
+		case export == "complete":
+			err = json.Unmarshal(member, &completion)
+			if err == nil && (completion.Values == nil || len(completion.Values) > 100) {
+				err = errors.New("no values, or more than 100")
+			}
+		default:
+			err = json.Unmarshal(member, &list)
+			if err == nil && list == nil {
+				err = errors.New("null or missing")
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s(%q) = %q: %q: %v", export, input, out, shapes[export], err)
 		}
 	})
 }

@@ -34,7 +34,10 @@
 // The module exports list_tools and call_tool (the v2 shape) and describe
 // and call (the v1 shape), each taking its input from and writing its output
 // to the host as docs/ABI.md describes, so it runs in Warden and in other
-// Extism-based MCP hosts. The host calls _initialize once per instance,
+// Extism-based MCP hosts. It also exports the optional v2 prompt and
+// resource exports (list_prompts, get_prompt, list_resources,
+// list_resource_templates, read_resource and complete), which answer with
+// empty lists when the plugin registers none. The host calls _initialize once per instance,
 // which runs the init functions that register the tools.
 //
 // # Arguments and their schema
@@ -110,6 +113,32 @@
 // names the tool and the problem. sdktest.Tools reports the same errors in
 // unit tests.
 //
+// # Prompts and resources
+//
+// AddPrompt registers a prompt: a named template that expands to messages
+// (UserText and AssistantText build text ones). Its arguments are the string
+// fields of the handler's argument type, described by the same `json` and
+// `jsonschema` tags as tool arguments (description, title, required, and
+// enum, minLength or maxLength to constrain them); MCP prompt arguments are
+// strings, so other field types are refused.
+//
+// AddResource registers a resource with a fixed URI, and AddResourceTemplate
+// a family of resources whose URIs match an RFC 6570 level-1 template such as
+// "notes://topic/{name}"; the SDK matches URIs against templates and passes
+// the handler the variables, percent-decoded. TextResource and BlobResource
+// build results; contents without a URI or media type get those of the
+// resource that was read. SetCompletion installs a handler that suggests
+// values for prompt arguments and template variables.
+//
+// MCP has no error result for prompts and resources, so there a handler's Go
+// error fails the request: the export returns non-zero with the error's text,
+// which the host reports to the client. So do arguments that do not fit a
+// prompt, a prompt or URI the plugin does not have, and a panic. Bad names
+// and URIs, templates that are not level 1, and a second SetCompletion make
+// every export fail; a prompt argument type that is not a struct of string
+// fields, or a malformed tag, makes list_prompts fail, and get_prompt for
+// that prompt.
+//
 // # Host services
 //
 // HTTP sends a request through the host, which checks it against the
@@ -121,6 +150,7 @@
 //
 // # Testing
 //
-// Package sdktest calls registered tools on the build machine through the
-// same dispatcher, with a fake host for config, secrets, HTTP and logs.
+// Package sdktest calls registered tools, prompts and resources on the build
+// machine through the same dispatcher, with a fake host for config, secrets,
+// HTTP and logs.
 package sdk

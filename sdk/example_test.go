@@ -146,3 +146,98 @@ func ExampleText() {
 	// Output:
 	// {"content":[{"type":"text","text":"two blocks"},{"type":"text","text":"second"}]}
 }
+
+// SummaryArgs are the arguments of the summarize prompt in the examples.
+// Prompt arguments are strings.
+type SummaryArgs struct {
+	Topic string `json:"topic" jsonschema:"description=What to summarize,required"`
+	Tone  string `json:"tone" jsonschema:"description=How to sound,enum=plain|formal"`
+}
+
+func ExampleAddPrompt() {
+	// In a plugin this call sits in an init function.
+	sdk.AddPrompt(sdk.Prompt{Name: "summarize", Description: "Summarize notes on a topic"},
+		func(c *sdk.Context, in SummaryArgs) (*sdk.PromptResult, error) {
+			text := "Summarize my notes about " + in.Topic + "."
+			if in.Tone != "" {
+				text += " Keep it " + in.Tone + "."
+			}
+			return &sdk.PromptResult{Messages: []sdk.PromptMessage{sdk.UserText(text)}}, nil
+		})
+
+	prompts, _ := sdktest.Prompts()
+	for _, a := range prompts[0].Arguments {
+		fmt.Printf("%s (required %v): %s\n", a.Name, a.Required, a.Description)
+	}
+	res, _ := sdktest.GetPrompt("summarize", map[string]string{"topic": "Go", "tone": "plain"})
+	fmt.Println(res.Messages[0].Role, res.Messages[0].Content.Text)
+
+	// MCP has no error result for prompts: bad arguments fail the request.
+	_, err := sdktest.GetPrompt("summarize", nil)
+	fmt.Println(err)
+	// Output:
+	// topic (required true): What to summarize
+	// tone (required false): How to sound
+	// user Summarize my notes about Go. Keep it plain.
+	// invalid arguments for prompt "summarize": topic: required property is missing (expected a string)
+}
+
+func ExampleAddResource() {
+	sdk.AddResource(sdk.Resource{URI: "docs://readme", Name: "readme", MIMEType: "text/markdown"},
+		func(c *sdk.Context, uri string) (*sdk.ResourceResult, error) {
+			// An empty URI or media type is filled in from the Resource.
+			return sdk.TextResource("", "", "# Read me"), nil
+		})
+
+	res, _ := sdktest.ReadResource("docs://readme")
+	c := res.Contents[0]
+	fmt.Println(c.URI, c.MIMEType, c.Text)
+
+	// A URI the plugin does not serve fails the request.
+	_, err := sdktest.ReadResource("docs://missing")
+	msg, _, _ := strings.Cut(err.Error(), ": this plugin has")
+	fmt.Println(msg)
+	// Output:
+	// docs://readme text/markdown # Read me
+	// unknown resource "docs://missing"
+}
+
+func ExampleAddResourceTemplate() {
+	sdk.AddResourceTemplate(sdk.ResourceTemplate{URITemplate: "docs://page/{slug}.{lang}", Name: "page"},
+		func(c *sdk.Context, uri string, vars map[string]string) (*sdk.ResourceResult, error) {
+			if vars["lang"] != "en" {
+				// A Go error fails the read with its text.
+				return nil, fmt.Errorf("no %s translation of %q", vars["lang"], vars["slug"])
+			}
+			return sdk.TextResource(uri, "text/plain", "page "+vars["slug"]), nil
+		})
+
+	res, _ := sdktest.ReadResource("docs://page/getting%20started.en")
+	fmt.Println(res.Contents[0].Text)
+	_, err := sdktest.ReadResource("docs://page/faq.fr")
+	fmt.Println(err)
+	// Output:
+	// page getting started
+	// no fr translation of "faq"
+}
+
+func ExampleSetCompletion() {
+	topics := []string{"go", "gophers", "rust", "wasm"}
+	sdk.SetCompletion(func(c *sdk.Context, ref sdk.CompletionRef, arg, value string) ([]string, error) {
+		if ref.Type != sdk.RefPrompt || ref.Name != "summarize" || arg != "topic" {
+			return nil, nil
+		}
+		var out []string
+		for _, t := range topics {
+			if strings.HasPrefix(t, value) {
+				out = append(out, t)
+			}
+		}
+		return out, nil
+	})
+
+	values, _ := sdktest.Complete(sdk.CompletionRef{Type: sdk.RefPrompt, Name: "summarize"}, "topic", "go")
+	fmt.Println(values)
+	// Output:
+	// [go gophers]
+}

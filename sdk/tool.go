@@ -54,13 +54,16 @@ func Bool(b bool) *bool { return &b }
 // Context describes the call being handled. Host services (HTTP, Config,
 // Secret, Log) are package-level functions and may be used from any handler.
 type Context struct {
-	// Tool is the name of the called tool.
+	// Tool is the name of the called tool, or "" outside a tool call.
 	Tool string
+	// Prompt is the name of the requested prompt, or "" outside get_prompt
+	// (and complete for a prompt's argument).
+	Prompt string
 	// Arguments is the arguments object as compact JSON with sorted keys
 	// ({} when the host sent none), for handlers that want the raw form.
 	Arguments json.RawMessage
-	// HostContext is the "context" object of a v2 call_tool request, as the
-	// host sent it, or nil (v1 calls have none).
+	// HostContext is the "context" object of a v2 request, as the host sent
+	// it, or nil (v1 calls have none).
 	HostContext json.RawMessage
 }
 
@@ -191,11 +194,20 @@ func (e *entry) definition() (json.RawMessage, error) {
 	return e.def, e.defErr
 }
 
-// registry holds a plugin's tools in registration order.
+// registry holds a plugin's tools, prompts and resources in registration
+// order.
 type registry struct {
 	tools  []*entry
 	byName map[string]*entry
-	errs   []error
+	errs   []error // invalid tool registrations
+
+	prompts       []*promptEntry
+	promptByName  map[string]*promptEntry
+	resources     []*resourceEntry
+	resourceByURI map[string]*resourceEntry
+	templates     []*templateEntry
+	complete      completeFunc
+	defErrs       []error // invalid prompt, resource and completion registrations
 }
 
 var defaultRegistry = &registry{}

@@ -1,9 +1,12 @@
-// Package sdktest runs a plugin's tools on the build machine, without a
-// WebAssembly host, so that plugin authors can unit-test them with go test.
+// Package sdktest runs a plugin's tools, prompts and resources on the build
+// machine, without a WebAssembly host, so that plugin authors can unit-test
+// them with go test.
 //
-// Tools registered with sdk.AddTool and sdk.AddStructuredTool are called
-// through the same dispatcher the Wasm exports use, so argument validation,
-// error results and panics behave exactly as in a host. Keep a plugin's
+// Tools registered with sdk.AddTool and sdk.AddStructuredTool, prompts
+// registered with sdk.AddPrompt and resources registered with
+// sdk.AddResource and sdk.AddResourceTemplate are reached through the same
+// dispatcher the Wasm exports use, so argument validation, error results
+// and panics behave exactly as in a host. Keep a plugin's
 // handlers in files without the wasip1 build tag to test them this way.
 //
 // A Host stands in for the Extism host: config values and secrets, HTTP
@@ -169,9 +172,119 @@ func Call(tool string, args any) (*sdk.Result, error) {
 	return &res, nil
 }
 
-// Invoke runs one export ("list_tools", "call_tool", "describe" or "call")
-// on raw input and returns its raw output; a non-nil error is the message
-// the export would pass to error_set.
+// Invoke runs one export ("list_tools", "call_tool", "describe", "call",
+// "list_prompts", "get_prompt", "list_resources",
+// "list_resource_templates", "read_resource" or "complete") on raw input
+// and returns its raw output; a non-nil error is the message the export
+// would pass to error_set.
 func Invoke(export string, input []byte) ([]byte, error) {
 	return bridge.Dispatch(export, input)
+}
+
+// Prompt is a prompt definition as list_prompts reports it.
+type Prompt struct {
+	Name        string           `json:"name"`
+	Title       string           `json:"title,omitempty"`
+	Description string           `json:"description,omitempty"`
+	Arguments   []PromptArgument `json:"arguments,omitempty"`
+}
+
+// PromptArgument is one argument of a Prompt.
+type PromptArgument struct {
+	Name        string `json:"name"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Required    bool   `json:"required,omitempty"`
+}
+
+// request runs a v2 export on {"request": params, "context": {}} and
+// decodes its output into out.
+func request(export string, params any, out any) error {
+	req, err := json.Marshal(map[string]any{"request": params, "context": map[string]any{}})
+	if err != nil {
+		return err
+	}
+	data, err := Invoke(export, req)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, out)
+}
+
+// Prompts returns the registered prompts as the list_prompts export
+// reports them; an invalid definition is an error, as a host would see it.
+func Prompts() ([]Prompt, error) {
+	var list struct {
+		Prompts []Prompt `json:"prompts"`
+	}
+	if err := request("list_prompts", map[string]any{}, &list); err != nil {
+		return nil, err
+	}
+	return list.Prompts, nil
+}
+
+// GetPrompt expands a prompt through the get_prompt export; nil args
+// means none. A non-nil error is what a host would see as an ABI failure:
+// an unknown prompt, arguments that do not fit, the handler's error or a
+// panic.
+func GetPrompt(name string, args map[string]string) (*sdk.PromptResult, error) {
+	if args == nil {
+		args = map[string]string{}
+	}
+	var res sdk.PromptResult
+	if err := request("get_prompt", map[string]any{"name": name, "arguments": args}, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Resources returns the registered resources with fixed URIs as the
+// list_resources export reports them.
+func Resources() ([]sdk.Resource, error) {
+	var list struct {
+		Resources []sdk.Resource `json:"resources"`
+	}
+	if err := request("list_resources", map[string]any{}, &list); err != nil {
+		return nil, err
+	}
+	return list.Resources, nil
+}
+
+// ResourceTemplates returns the registered resource templates as the
+// list_resource_templates export reports them.
+func ResourceTemplates() ([]sdk.ResourceTemplate, error) {
+	var list struct {
+		Templates []sdk.ResourceTemplate `json:"resourceTemplates"`
+	}
+	if err := request("list_resource_templates", map[string]any{}, &list); err != nil {
+		return nil, err
+	}
+	return list.Templates, nil
+}
+
+// ReadResource reads uri through the read_resource export, which serves
+// both fixed URIs and those matching a template. A non-nil error is what a
+// host would see as an ABI failure: a URI the plugin does not serve, the
+// handler's error or a panic.
+func ReadResource(uri string) (*sdk.ResourceResult, error) {
+	var res sdk.ResourceResult
+	if err := request("read_resource", map[string]any{"uri": uri}, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Complete asks the complete export for the values of argument arg of ref
+// that fit value, the text typed so far.
+func Complete(ref sdk.CompletionRef, arg, value string) ([]string, error) {
+	var res struct {
+		Completion struct {
+			Values []string `json:"values"`
+		} `json:"completion"`
+	}
+	params := map[string]any{"ref": ref, "argument": map[string]string{"name": arg, "value": value}}
+	if err := request("complete", params, &res); err != nil {
+		return nil, err
+	}
+	return res.Completion.Values, nil
 }

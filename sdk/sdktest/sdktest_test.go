@@ -2,8 +2,10 @@ package sdktest_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -28,6 +30,88 @@ func init() {
 		}
 		return sdk.Textf("%d %s %s", resp.StatusCode, resp.Header["x-seen"], resp.Body), nil
 	})
+
+	sdk.AddPrompt(sdk.Prompt{Name: "ask", Title: "Ask"}, func(c *sdk.Context, in struct {
+		Question string `json:"question" jsonschema:"description=What to ask,required"`
+	}) (*sdk.PromptResult, error) {
+		if in.Question == "fail" {
+			return nil, errors.New("will not ask that")
+		}
+		return &sdk.PromptResult{Messages: []sdk.PromptMessage{sdk.UserText(in.Question), sdk.AssistantText("Let me see.")}}, nil
+	})
+	sdk.AddResource(sdk.Resource{URI: "test://logo", Name: "logo", MIMEType: "image/png"},
+		func(c *sdk.Context, uri string) (*sdk.ResourceResult, error) {
+			return sdk.BlobResource("", "", []byte{0x89, 'P', 'N', 'G'}), nil
+		})
+	sdk.AddResourceTemplate(sdk.ResourceTemplate{URITemplate: "test://item/{id}", Name: "item"},
+		func(c *sdk.Context, uri string, vars map[string]string) (*sdk.ResourceResult, error) {
+			return sdk.TextResource(uri, "text/plain", "item "+vars["id"]), nil
+		})
+	sdk.SetCompletion(func(c *sdk.Context, ref sdk.CompletionRef, arg, value string) ([]string, error) {
+		return []string{ref.Name + ref.URI + "/" + arg + "/" + value}, nil
+	})
+}
+
+func TestPrompts(t *testing.T) {
+	prompts, err := sdktest.Prompts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sdktest.Prompt{{Name: "ask", Title: "Ask", Arguments: []sdktest.PromptArgument{{Name: "question", Description: "What to ask", Required: true}}}}
+	if !reflect.DeepEqual(prompts, want) {
+		t.Fatalf("prompts %+v", prompts)
+	}
+	res, err := sdktest.GetPrompt("ask", map[string]string{"question": "Why?"})
+	if err != nil || !reflect.DeepEqual(res.Messages, []sdk.PromptMessage{sdk.UserText("Why?"), sdk.AssistantText("Let me see.")}) {
+		t.Fatalf("GetPrompt = %+v, %v", res, err)
+	}
+	for args, want := range map[string]string{
+		`{"question":"fail"}`: "will not ask that",
+		`{}`:                  `invalid arguments for prompt "ask": question: required property is missing`,
+	} {
+		var m map[string]string
+		json.Unmarshal([]byte(args), &m)
+		if _, err := sdktest.GetPrompt("ask", m); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("GetPrompt(%s): err = %v, want %s", args, err, want)
+		}
+	}
+	if _, err := sdktest.GetPrompt("nope", nil); err == nil || err.Error() != `unknown prompt "nope": this plugin has prompts ask` {
+		t.Errorf("unknown prompt: %v", err)
+	}
+}
+
+func TestResources(t *testing.T) {
+	resources, err := sdktest.Resources()
+	if err != nil || !reflect.DeepEqual(resources, []sdk.Resource{{URI: "test://logo", Name: "logo", MIMEType: "image/png"}}) {
+		t.Fatalf("Resources = %+v, %v", resources, err)
+	}
+	templates, err := sdktest.ResourceTemplates()
+	if err != nil || !reflect.DeepEqual(templates, []sdk.ResourceTemplate{{URITemplate: "test://item/{id}", Name: "item"}}) {
+		t.Fatalf("ResourceTemplates = %+v, %v", templates, err)
+	}
+	res, err := sdktest.ReadResource("test://logo")
+	want := []sdk.ResourceContents{{URI: "test://logo", MIMEType: "image/png", Blob: []byte{0x89, 'P', 'N', 'G'}}}
+	if err != nil || !reflect.DeepEqual(res.Contents, want) {
+		t.Fatalf("ReadResource(logo) = %+v, %v", res, err)
+	}
+	res, err = sdktest.ReadResource("test://item/a%20b")
+	want = []sdk.ResourceContents{{URI: "test://item/a%20b", MIMEType: "text/plain", Text: "item a b"}}
+	if err != nil || !reflect.DeepEqual(res.Contents, want) {
+		t.Fatalf("ReadResource(item) = %+v, %v", res, err)
+	}
+	if _, err := sdktest.ReadResource("test://item/"); err == nil || !strings.HasPrefix(err.Error(), `unknown resource "test://item/": this plugin has resources test://logo and templates test://item/{id}`) {
+		t.Errorf("unknown resource: %v", err)
+	}
+}
+
+func TestComplete(t *testing.T) {
+	values, err := sdktest.Complete(sdk.CompletionRef{Type: sdk.RefResource, URI: "test://item/{id}"}, "id", "4")
+	if err != nil || !reflect.DeepEqual(values, []string{"test://item/{id}/id/4"}) {
+		t.Fatalf("Complete = %q, %v", values, err)
+	}
+	if _, err := sdktest.Complete(sdk.CompletionRef{Type: "ref/other"}, "id", ""); err == nil {
+		t.Fatal("bad reference accepted")
+	}
 }
 
 func TestTools(t *testing.T) {

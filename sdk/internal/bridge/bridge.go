@@ -26,7 +26,9 @@ var (
 	// Current is the host in use.
 	Current Host
 	// Dispatch runs one export ("list_tools", "call_tool", "describe",
-	// "call") on an input and returns its output, or the message an ABI
-	// failure reports. Package sdk sets it.
+	// "call", "list_prompts", "get_prompt", "list_resources",
+	// "list_resource_templates", "read_resource", "complete") on an input
+	// and returns its output, or the message an ABI failure reports.
+	// Package sdk sets it.
 	Dispatch func(export string, input []byte) ([]byte, error)
 )
