@@ -356,3 +356,46 @@ func TestSwapKeepsOldSetOnError(t *testing.T) {
 		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
 	}
 }
+
+func TestPromptsAndResources(t *testing.T) {
+	module(t, "hello", "./examples/hello")
+	s, err := host.New(host.Options{Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap([]*host.Plugin{{Name: "notes", Module: module(t, "notes", "./examples/notes")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, v := range []string{"2025-11-25", "2026-07-28"} {
+		t.Run(v, func(t *testing.T) {
+			_, out := post(t, srv.URL, v, "prompts/list", nil, nil)
+			if out.Error != nil || !strings.Contains(string(out.Result), `"name":"notes.summarize"`) {
+				t.Fatalf("prompts/list: %s %+v", out.Result, out.Error)
+			}
+			_, out = post(t, srv.URL, v, "prompts/get", map[string]any{"name": "notes.summarize", "arguments": map[string]any{"topic": "Go"}}, nil)
+			if out.Error != nil || !strings.Contains(string(out.Result), "Summarize my notes on Go") {
+				t.Fatalf("prompts/get: %s %+v", out.Result, out.Error)
+			}
+			_, out = post(t, srv.URL, v, "resources/list", nil, nil)
+			if out.Error != nil || !strings.Contains(string(out.Result), "notes://readme") {
+				t.Fatalf("resources/list: %s %+v", out.Result, out.Error)
+			}
+			_, out = post(t, srv.URL, v, "resources/templates/list", nil, nil)
+			if out.Error != nil || !strings.Contains(string(out.Result), "notes://topic/{name}") {
+				t.Fatalf("resources/templates/list: %s %+v", out.Result, out.Error)
+			}
+			for uri, want := range map[string]string{"notes://readme": "it does not store them", "notes://topic/wasm": "# wasm"} {
+				_, out = post(t, srv.URL, v, "resources/read", map[string]any{"uri": uri}, map[string]string{"Mcp-Name": uri})
+				if out.Error != nil || !strings.Contains(string(out.Result), want) {
+					t.Fatalf("resources/read %s: %s %+v", uri, out.Result, out.Error)
+				}
+			}
+			resp, out := post(t, srv.URL, v, "resources/read", map[string]any{"uri": "other://x"}, map[string]string{"Mcp-Name": "other://x"})
+			if resp.StatusCode == http.StatusOK && out.Error == nil {
+				t.Fatalf("unknown resource answered: %s", out.Result)
+			}
+		})
+	}
+}
