@@ -13,6 +13,8 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/host/internal/ratelimit"
+	"github.com/wardenmcp/warden/host/internal/telemetry"
 	"github.com/wardenmcp/warden/plugins"
 )
 
@@ -30,11 +32,22 @@ type Plugin struct {
 	Expose []string
 	// Tools holds per-tool overrides from warden.yaml.
 	Tools map[string]ToolOverride
+	// Scopes are needed (all of them) for every tool, prompt and resource
+	// of the plugin when authentication is on.
+	Scopes []string
+	// RateLimit limits each subject's calls to each of the plugin's tools,
+	// prompts and resources, as "60/m", "10/s" or "1000/h"; empty means
+	// unlimited.
+	RateLimit string
+
+	rate *ratelimit.Rate
 }
 
 // ToolOverride is the operator's word on a tool, which wins over the
 // plugin's own claims.
 type ToolOverride struct {
+	// Scopes are needed for this tool in addition to the plugin's.
+	Scopes      []string
 	Description string
 	Title       string
 	Annotations Annotations
@@ -61,23 +74,27 @@ type servedTool struct {
 	plugin *Plugin
 	tool   string // the plugin's own name for it
 	def    mcp.Tool
+	scopes []string // all needed: the plugin's and the tool's own
 }
 
 // catalog is an immutable set of plugins and the MCP server built for them.
 // A reload builds a new catalog and swaps it in; calls in flight keep the
 // one they started on.
 type catalog struct {
-	plugins   []*Plugin
-	tools     map[string]*servedTool
-	order     []string
-	mcp       *server.MCPServer
-	http      *server.StreamableHTTPServer
-	prompts   int
-	resources int
+	plugins     []*Plugin
+	tools       map[string]*servedTool
+	order       []string
+	mcp         *server.MCPServer
+	http        *server.StreamableHTTPServer
+	prompts     int
+	resources   int
+	promptOwner map[string]*Plugin
+	uriOwner    map[string]*Plugin
+	templates   []templateRoute
 }
 
 func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
-	c := &catalog{plugins: set, tools: map[string]*servedTool{}}
+	c := &catalog{plugins: set, tools: map[string]*servedTool{}, promptOwner: map[string]*Plugin{}, uriOwner: map[string]*Plugin{}}
 	seen := map[string]bool{}
 	var errs []error
 	for _, p := range set {
@@ -90,6 +107,15 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 			continue
 		}
 		seen[p.Name] = true
+		p.rate = nil
+		if p.RateLimit != "" {
+			r, err := ratelimit.ParseRate(p.RateLimit)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("plugin %q: rateLimit: %w", p.Name, err))
+				continue
+			}
+			p.rate = &r
+		}
 		if p.Grant != nil && p.Grant.Plugin != "" && p.Grant.Plugin != p.Name {
 			errs = append(errs, fmt.Errorf("plugin %q: its grant is for plugin %q", p.Name, p.Grant.Plugin))
 			continue
@@ -119,7 +145,8 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 				errs = append(errs, fmt.Errorf("tool name %q is served by both plugin %q and plugin %q", served, other.plugin.Name, p.Name))
 				continue
 			}
-			c.tools[served] = &servedTool{plugin: p, tool: t.Name, def: toolDef(served, t, p.Tools[t.Name])}
+			scopes := append(append([]string(nil), p.Scopes...), p.Tools[t.Name].Scopes...)
+			c.tools[served] = &servedTool{plugin: p, tool: t.Name, def: toolDef(served, t, p.Tools[t.Name]), scopes: scopes}
 			c.order = append(c.order, served)
 		}
 	}
@@ -132,6 +159,24 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 		server.WithResourceCapabilities(false, false),
 		server.WithInputSchemaValidation(),
 		server.WithRecovery(),
+		server.WithToolFilter(func(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
+			out := tools[:0:0]
+			for _, t := range tools {
+				if st, ok := c.tools[t.Name]; ok && s.visible(ctx, st.scopes) {
+					out = append(out, t)
+				}
+			}
+			return out
+		}),
+		server.WithPromptFilter(func(ctx context.Context, prompts []mcp.Prompt) []mcp.Prompt {
+			out := prompts[:0:0]
+			for _, pr := range prompts {
+				if p, ok := c.promptOwner[pr.Name]; ok && s.visible(ctx, p.Scopes) {
+					out = append(out, pr)
+				}
+			}
+			return out
+		}),
 		server.WithInstructions("Tools are named <plugin>.<tool>; each call runs in a fresh sandbox."),
 	)
 	for _, name := range c.order {
@@ -217,20 +262,24 @@ func (s *Server) toolHandler(st *servedTool) server.ToolHandlerFunc {
 			args = []byte("{}")
 		}
 		p := st.plugin
-		sb, err := s.sandbox(ctx, p)
+		obs := s.observe(ctx, telemetry.MethodToolsCall, st.def.Name, p, args)
+		sb, err := s.sandbox(obs.ctx, p)
 		if err != nil {
 			s.opts.Logger.ErrorContext(ctx, "sandbox setup failed", slog.String("plugin", p.Name), slog.String("error", err.Error()))
+			obs.end(nil, 0, false, err)
 			return nil, err
 		}
 		defer sb.Close()
-		res, err := p.Module.Call(ctx, st.tool, args, sb)
+		res, err := p.Module.Call(obs.ctx, st.tool, args, sb)
 		if err != nil {
+			obs.end(nil, 0, false, err)
 			switch {
 			case errors.Is(err, plugins.ErrBusy), errors.Is(err, plugins.ErrCanceled):
 				return nil, err
 			}
 			return mcp.NewToolResultError(err.Error()), nil
 		}
+		obs.end(&res.Stats, len(res.JSON), res.IsError, nil)
 		raw := json.RawMessage(res.JSON)
 		out, err := mcp.ParseCallToolResult(&raw)
 		if err != nil {

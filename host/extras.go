@@ -8,6 +8,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/wardenmcp/warden/host/internal/telemetry"
 	"github.com/wardenmcp/warden/plugins"
 )
 
@@ -25,7 +26,8 @@ func (s *Server) addExtras(c *catalog) error {
 				continue
 			}
 			def.Name = p.Name + "." + pr.Name
-			c.mcp.AddPrompt(def, s.promptHandler(p, pr.Name))
+			c.promptOwner[def.Name] = p
+			c.mcp.AddPrompt(def, s.promptHandler(p, pr.Name, def.Name))
 			c.prompts++
 		}
 		for _, r := range p.Module.Resources() {
@@ -34,6 +36,7 @@ func (s *Server) addExtras(c *catalog) error {
 				continue
 			}
 			owner["r:"+r.URI] = p.Name
+			c.uriOwner[r.URI] = p
 			var def mcp.Resource
 			if err := json.Unmarshal(r.Definition, &def); err != nil {
 				errs = append(errs, fmt.Errorf("plugin %q: resource %q: %w", p.Name, r.URI, err))
@@ -48,6 +51,7 @@ func (s *Server) addExtras(c *catalog) error {
 				continue
 			}
 			owner["t:"+t.URITemplate] = p.Name
+			c.templates = append(c.templates, templateRoute{re: templateRE(t.URITemplate), plugin: p})
 			var def mcp.ResourceTemplate
 			if err := json.Unmarshal(t.Definition, &def); err != nil {
 				errs = append(errs, fmt.Errorf("plugin %q: resource template %q: %w", p.Name, t.URITemplate, err))
@@ -60,15 +64,18 @@ func (s *Server) addExtras(c *catalog) error {
 	return joinErrs(errs)
 }
 
-func (s *Server) promptHandler(p *Plugin, name string) server.PromptHandlerFunc {
+func (s *Server) promptHandler(p *Plugin, name, served string) server.PromptHandlerFunc {
 	return func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		args, _ := json.Marshal(req.Params.Arguments)
-		sb, err := s.sandbox(ctx, p)
+		obs := s.observe(ctx, telemetry.MethodPromptsGet, served, p, args)
+		sb, err := s.sandbox(obs.ctx, p)
 		if err != nil {
+			obs.end(nil, 0, false, err)
 			return nil, err
 		}
 		defer sb.Close()
-		out, err := p.Module.GetPrompt(ctx, name, args, sb)
+		out, err := p.Module.GetPrompt(obs.ctx, name, args, sb)
+		obs.end(nil, len(out), false, err)
 		if err != nil {
 			return nil, err
 		}
@@ -79,12 +86,16 @@ func (s *Server) promptHandler(p *Plugin, name string) server.PromptHandlerFunc 
 
 func (s *Server) resourceHandler(p *Plugin) server.ResourceHandlerFunc {
 	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-		sb, err := s.sandbox(ctx, p)
+		args, _ := json.Marshal(map[string]string{"uri": req.Params.URI})
+		obs := s.observe(ctx, telemetry.MethodResourcesRead, req.Params.URI, p, args)
+		sb, err := s.sandbox(obs.ctx, p)
 		if err != nil {
+			obs.end(nil, 0, false, err)
 			return nil, err
 		}
 		defer sb.Close()
-		out, err := p.Module.ReadResource(ctx, req.Params.URI, sb)
+		out, err := p.Module.ReadResource(obs.ctx, req.Params.URI, sb)
+		obs.end(nil, len(out), false, err)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@
 package host
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,10 @@ import (
 	"time"
 
 	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/host/internal/audit"
+	"github.com/wardenmcp/warden/host/internal/auth"
+	"github.com/wardenmcp/warden/host/internal/ratelimit"
+	"github.com/wardenmcp/warden/host/internal/telemetry"
 	"github.com/wardenmcp/warden/plugins"
 )
 
@@ -44,16 +49,66 @@ type Options struct {
 	// PluginLogger receives plugin logs (escaped, capped); nil discards them.
 	PluginLogger   *slog.Logger
 	PluginLogLevel slog.Level
+
+	// Auth authenticates callers with bearer tokens; nil serves without
+	// authentication.
+	Auth *AuthConfig
+	// StepUp answers a call to a tool the caller's scopes hide with 403
+	// insufficient_scope (so clients can ask for more) instead of "not
+	// found".
+	StepUp bool
+	// AllowForwarded serves requests that came through a reverse proxy even
+	// without authentication (--insecure-no-auth).
+	AllowForwarded bool
+	// RateLimits selects where rate-limit counters live; nil keeps them in
+	// memory (one replica).
+	RateLimits *RateLimitConfig
+	// AuditPath is the audit log file ("-" for standard output); empty
+	// writes no audit log.
+	AuditPath string
+	// Telemetry configures traces and metrics; nil still serves metrics at
+	// MetricsHandler but exports nothing.
+	Telemetry *TelemetryConfig
+}
+
+// AuthConfig configures the OAuth 2.1 resource server.
+type AuthConfig struct {
+	Issuer               string
+	Audience             string // this server's canonical resource URI
+	JWKSURL              string
+	JWKSFile             string
+	AuthorizationServers []string
+	ScopesSupported      []string
+	RolesClaim           string
+}
+
+// RateLimitConfig selects the rate-limit backend.
+type RateLimitConfig struct {
+	Backend       string // "memory" or "redis"
+	RedisAddr     string
+	RedisPassword string
+	OnError       string // "closed" (refuse calls) or "open" (allow them) when Redis fails
+}
+
+// TelemetryConfig configures OpenTelemetry export.
+type TelemetryConfig struct {
+	OTLPEndpoint string
+	Headers      map[string]string
+	Sampling     *float64
 }
 
 // Server is the MCP endpoint plus health checks. Its plugin set can be
 // replaced at any time with Swap; calls in flight finish on the set they
 // started with.
 type Server struct {
-	opts    Options
-	origins map[string]bool
-	current atomic.Pointer[catalog]
-	status  atomic.Pointer[Status]
+	opts     Options
+	origins  map[string]bool
+	auth     *auth.Authenticator
+	limiter  ratelimit.Limiter
+	auditLog *audit.Log
+	tel      *telemetry.Telemetry
+	current  atomic.Pointer[catalog]
+	status   atomic.Pointer[Status]
 }
 
 // Status is what /readyz reports.
@@ -100,11 +155,89 @@ func New(opts Options) (*Server, error) {
 		}
 		s.origins[norm] = true
 	}
+	if err := s.provision(); err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
 	if err := s.Swap(nil, nil); err != nil {
+		s.Close(context.Background())
 		return nil, err
 	}
 	return s, nil
 }
+
+// provision builds the authenticator, rate limiter, audit log and
+// telemetry the options ask for.
+func (s *Server) provision() error {
+	o := s.opts
+	if o.Auth != nil {
+		a, err := auth.New(auth.Config{
+			Issuer: o.Auth.Issuer, Audience: o.Auth.Audience, JWKSURL: o.Auth.JWKSURL, JWKSFile: o.Auth.JWKSFile,
+			AuthorizationServers: o.Auth.AuthorizationServers, ScopesSupported: o.Auth.ScopesSupported, RolesClaim: o.Auth.RolesClaim,
+		})
+		if err != nil {
+			return fmt.Errorf("host: auth: %w", err)
+		}
+		s.auth = a
+	}
+	switch rl := o.RateLimits; {
+	case rl == nil || rl.Backend == "" || rl.Backend == "memory":
+		s.limiter = ratelimit.NewMemory()
+	case rl.Backend == "redis":
+		l, err := ratelimit.NewRedis(ratelimit.RedisOptions{Addr: rl.RedisAddr, Password: rl.RedisPassword, OnError: rl.OnError, Logger: o.Logger})
+		if err != nil {
+			return fmt.Errorf("host: rate limits: %w", err)
+		}
+		s.limiter = l
+	default:
+		return fmt.Errorf("host: rate limits: backend %q; want memory or redis", rl.Backend)
+	}
+	if o.AuditPath != "" {
+		l, err := audit.Open(o.AuditPath)
+		if err != nil {
+			return fmt.Errorf("host: %w", err)
+		}
+		s.auditLog = l
+	}
+	tc := telemetry.Config{ServiceName: "warden", ServiceVersion: Version}
+	if o.Telemetry != nil {
+		tc.OTLPEndpoint, tc.Headers, tc.SamplingRatio = o.Telemetry.OTLPEndpoint, o.Telemetry.Headers, o.Telemetry.Sampling
+	}
+	t, err := telemetry.New(context.Background(), tc)
+	if err != nil {
+		return fmt.Errorf("host: telemetry: %w", err)
+	}
+	s.tel = t
+	return nil
+}
+
+// Close flushes telemetry and closes the audit log and the rate limiter.
+// It is safe to call on a partly provisioned Server.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	if s.tel != nil {
+		errs = append(errs, s.tel.Shutdown(ctx))
+	}
+	if s.limiter != nil {
+		errs = append(errs, s.limiter.Close())
+	}
+	if s.auditLog != nil {
+		errs = append(errs, s.auditLog.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ReopenAudit reopens the audit log file, for rotation (SIGHUP).
+func (s *Server) ReopenAudit() error {
+	if s.auditLog == nil {
+		return nil
+	}
+	return s.auditLog.Reopen()
+}
+
+// MetricsHandler serves the metrics in Prometheus text format (for the
+// admin listener).
+func (s *Server) MetricsHandler() http.Handler { return s.tel.MetricsHandler() }
 
 // Swap replaces the served plugins with set. failed lists plugins that could
 // not be loaded (reported by /readyz, which then answers 503). When set is
@@ -148,8 +281,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, st)
 		return
 	case s.opts.Endpoint:
-		s.serveMCP(w, r)
+		s.tel.Middleware(http.HandlerFunc(s.serveMCP)).ServeHTTP(w, r)
 		return
+	}
+	if s.auth != nil && strings.HasPrefix(r.URL.Path, "/.well-known/oauth-protected-resource") {
+		for _, p := range auth.MetadataPaths(s.opts.Endpoint) {
+			if r.URL.Path == p {
+				s.auth.MetadataHandler().ServeHTTP(w, r)
+				return
+			}
+		}
 	}
 	writeError(w, &HTTPError{Status: http.StatusNotFound, Message: fmt.Sprintf("no such path %s; the MCP endpoint is %s", r.URL.Path, s.opts.Endpoint)})
 }
@@ -173,7 +314,11 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	s.current.Load().http.ServeHTTP(w, r)
+	c := s.current.Load()
+	if r = s.access(w, r, c); r == nil {
+		return
+	}
+	c.http.ServeHTTP(w, r)
 }
 
 func normalizeOrigin(o string) (string, error) {
