@@ -29,24 +29,24 @@ const MaxFileBytes = 1 << 20
 // Config is a validated warden.yaml. Relative paths in it have been resolved
 // against the file's directory.
 type Config struct {
-	APIVersion     string    `yaml:"apiVersion"`
-	Kind           string    `yaml:"kind"`
-	Listen         string    `yaml:"listen"`
-	TLS            *TLS      `yaml:"tls"`
-	Endpoint       string    `yaml:"endpoint"`
-	AllowedOrigins []string  `yaml:"allowedOrigins"`
-	Store          string    `yaml:"store"`
-	Lockfile       string    `yaml:"lockfile"`
-	Auth           Auth      `yaml:"auth"`
-	Trust          yaml.Node `yaml:"trust"` // parsed by the registry's trust policy
-	Deny           []string  `yaml:"deny"`
-	Admin          Admin     `yaml:"admin"`
-	Limits         Limits    `yaml:"limits"`
-	Plugins        []Plugin  `yaml:"plugins"`
-	RateLimits     yaml.Node `yaml:"rateLimits"`
-	Audit          yaml.Node `yaml:"audit"`
-	Telemetry      yaml.Node `yaml:"telemetry"`
-	LogLevel       string    `yaml:"logLevel"`
+	APIVersion     string     `yaml:"apiVersion"`
+	Kind           string     `yaml:"kind"`
+	Listen         string     `yaml:"listen"`
+	TLS            *TLS       `yaml:"tls"`
+	Endpoint       string     `yaml:"endpoint"`
+	AllowedOrigins []string   `yaml:"allowedOrigins"`
+	Store          string     `yaml:"store"`
+	Lockfile       string     `yaml:"lockfile"`
+	Auth           Auth       `yaml:"auth"`
+	Trust          yaml.Node  `yaml:"trust"` // parsed by the registry's trust policy
+	Deny           []string   `yaml:"deny"`
+	Admin          Admin      `yaml:"admin"`
+	Limits         Limits     `yaml:"limits"`
+	Plugins        []Plugin   `yaml:"plugins"`
+	RateLimits     RateLimits `yaml:"rateLimits"`
+	Audit          Audit      `yaml:"audit"`
+	Telemetry      Telemetry  `yaml:"telemetry"`
+	LogLevel       string     `yaml:"logLevel"`
 
 	// File is the path the config was read from; Dir its directory.
 	File string `yaml:"-"`
@@ -67,6 +67,36 @@ type Auth struct {
 	JWKSURL              string   `yaml:"jwksURL"`
 	JWKSFile             string   `yaml:"jwksFile"`
 	AuthorizationServers []string `yaml:"authorizationServers"`
+	ScopesSupported      []string `yaml:"scopesSupported"`
+	RolesClaim           string   `yaml:"rolesClaim"`
+	// HiddenTools is what a caller gets for a tool its scopes do not allow:
+	// "notFound" (the default: indistinguishable from a missing tool) or
+	// "stepUp" (403 insufficient_scope with the scopes needed).
+	HiddenTools string `yaml:"hiddenTools"`
+}
+
+// RateLimits selects where rate-limit counters live.
+type RateLimits struct {
+	Backend string `yaml:"backend"` // memory | redis
+	Redis   struct {
+		Addr        string `yaml:"addr"`
+		PasswordEnv string `yaml:"passwordEnv"`
+		OnError     string `yaml:"onError"` // closed | open
+	} `yaml:"redis"`
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	Path string `yaml:"path"` // a file, or "-" for standard output
+}
+
+// Telemetry configures OpenTelemetry export.
+type Telemetry struct {
+	OTLP struct {
+		Endpoint string            `yaml:"endpoint"`
+		Headers  map[string]string `yaml:"headers"`
+		Sampling *float64          `yaml:"sampling"`
+	} `yaml:"otlp"`
 }
 
 // Admin configures the operator listener.
@@ -380,9 +410,39 @@ func (c *Config) validate(lines map[string]int) Errors {
 	switch c.Auth.Mode {
 	case "none":
 	case "jwt":
-		bad("auth.mode", "jwt is not implemented in this build yet; use none on a loopback address")
+		if c.Auth.Issuer == "" {
+			bad("auth.issuer", "is required with mode jwt (the token issuer, e.g. https://id.example.com)")
+		}
+		if c.Auth.Audience == "" {
+			bad("auth.audience", "is required with mode jwt (this server's canonical resource URI, e.g. https://mcp.example.com/mcp)")
+		}
+		if (c.Auth.JWKSURL == "") == (c.Auth.JWKSFile == "") {
+			bad("auth", "with mode jwt, set exactly one of jwksURL and jwksFile")
+		}
 	default:
 		bad("auth.mode", "is %q; want none or jwt", c.Auth.Mode)
+	}
+	switch c.Auth.HiddenTools {
+	case "", "notFound", "stepUp":
+	default:
+		bad("auth.hiddenTools", "is %q; want notFound or stepUp", c.Auth.HiddenTools)
+	}
+	switch c.RateLimits.Backend {
+	case "", "memory":
+	case "redis":
+		if c.RateLimits.Redis.Addr == "" {
+			bad("rateLimits.redis.addr", "is required with backend redis (host:port)")
+		}
+	default:
+		bad("rateLimits.backend", "is %q; want memory or redis", c.RateLimits.Backend)
+	}
+	switch c.RateLimits.Redis.OnError {
+	case "", "closed", "open":
+	default:
+		bad("rateLimits.redis.onError", "is %q; want closed (refuse calls while Redis is down) or open (allow them)", c.RateLimits.Redis.OnError)
+	}
+	if s := c.Telemetry.OTLP.Sampling; s != nil && (*s < 0 || *s > 1) {
+		bad("telemetry.otlp.sampling", "is %v; want a ratio between 0 and 1", *s)
 	}
 	for i, d := range c.Deny {
 		if !digestRE.MatchString(d) {
@@ -399,14 +459,6 @@ func (c *Config) validate(lines map[string]int) Errors {
 	} else if c.Limits.PerPluginConcurrency > c.Limits.Concurrency {
 		bad("limits.perPluginConcurrency", "is %d, more than limits.concurrency (%d)", c.Limits.PerPluginConcurrency, c.Limits.Concurrency)
 	}
-	for _, unimpl := range []struct {
-		field string
-		set   bool
-	}{{"rateLimits", c.RateLimits.Kind != 0}, {"audit", c.Audit.Kind != 0}, {"telemetry", c.Telemetry.Kind != 0}} {
-		if unimpl.set {
-			bad(unimpl.field, "is not implemented in this build yet; remove it rather than believe it is enforced")
-		}
-	}
 	names := map[string]bool{}
 	for i, p := range c.Plugins {
 		f := fmt.Sprintf("plugins[%d]", i)
@@ -417,13 +469,11 @@ func (c *Config) validate(lines map[string]int) Errors {
 			bad(f+".name", "%q is listed twice", p.Name)
 		}
 		names[p.Name] = true
-		if len(p.Scopes) > 0 || p.RateLimit != "" {
-			bad(f, "scopes and rateLimit are not implemented in this build yet; remove them rather than believe they are enforced")
+		if p.RateLimit != "" && !rateRE.MatchString(p.RateLimit) {
+			bad(f+".rateLimit", "%q: want N/s, N/m or N/h, e.g. 60/m", p.RateLimit)
 		}
-		for tn, t := range p.Tools {
-			if len(t.Scopes) > 0 {
-				bad(f+".tools."+tn+".scopes", "per-tool scopes are not implemented in this build yet")
-			}
+		if (len(p.Scopes) > 0 || hasToolScopes(p)) && c.Auth.Mode == "none" {
+			bad(f+".scopes", "scopes need authentication; with auth.mode none nobody has any and every caller would see every tool")
 		}
 		if p.Probe.Kind != 0 {
 			bad(f+".probe", "probes are not implemented in this build yet")
@@ -437,6 +487,15 @@ func (c *Config) validate(lines map[string]int) Errors {
 		}
 	}
 	return errs
+}
+
+func hasToolScopes(p Plugin) bool {
+	for _, t := range p.Tools {
+		if len(t.Scopes) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func lineOf(lines map[string]int, field string) int {
@@ -467,6 +526,10 @@ func (c *Config) resolvePaths() {
 	}
 	for i := range c.Plugins {
 		c.Plugins[i].Grant = abs(c.Plugins[i].Grant)
+	}
+	c.Auth.JWKSFile = abs(c.Auth.JWKSFile)
+	if c.Audit.Path != "-" {
+		c.Audit.Path = abs(c.Audit.Path)
 	}
 }
 

@@ -102,18 +102,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer rt.Close(context.Background())
 	d := &Daemon{opts: opts, log: opts.Logger, rt: rt, modules: map[string]*plugins.Plugin{}}
-	d.srv, err = host.New(host.Options{
-		Runtime:        rt,
-		Endpoint:       cfg.Endpoint,
-		AllowedOrigins: cfg.AllowedOrigins,
-		MaxBodyBytes:   int64(cfg.Limits.MaxBody),
-		Logger:         opts.Logger,
-		PluginLogger:   opts.Logger.With(slog.String("source", "plugin")),
-		PluginLogLevel: slogLevel(cfg.LogLevel),
-	})
+	d.srv, err = host.New(hostOptions(cfg, rt, opts))
 	if err != nil {
 		return err
 	}
+	defer d.srv.Close(context.Background())
 	if err := d.apply(ctx, cfg); err != nil {
 		return err
 	}
@@ -132,8 +125,14 @@ func Run(ctx context.Context, opts Options) error {
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	admin, err := d.serveAdmin(cfg, errc)
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	defer admin.Close()
 	d.log.Info("serving", slog.String("endpoint", "http://"+ln.Addr().String()+cfg.Endpoint), slog.Int("plugins", len(d.srv.Status().Loaded)))
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
@@ -162,6 +161,9 @@ func Run(ctx context.Context, opts Options) error {
 		case s := <-sig:
 			if s != syscall.SIGHUP {
 				return d.shutdown(hs)
+			}
+			if err := d.srv.ReopenAudit(); err != nil {
+				d.log.Error("audit log reopen failed", slog.String("error", err.Error()))
 			}
 			d.Reload(ctx)
 		case <-tick:
@@ -290,9 +292,10 @@ func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plug
 		}
 		d.modules[key] = mod
 	}
-	hp := &host.Plugin{Name: pc.Name, Module: mod, Grant: grant, Expose: pc.Expose, Tools: map[string]host.ToolOverride{}}
+	hp := &host.Plugin{Name: pc.Name, Module: mod, Grant: grant, Expose: pc.Expose, Tools: map[string]host.ToolOverride{},
+		Scopes: pc.Scopes, RateLimit: pc.RateLimit}
 	for name, t := range pc.Tools {
-		hp.Tools[name] = host.ToolOverride{Description: t.Description, Title: t.Title, Annotations: host.Annotations{
+		hp.Tools[name] = host.ToolOverride{Scopes: t.Scopes, Description: t.Description, Title: t.Title, Annotations: host.Annotations{
 			ReadOnlyHint: t.Annotations.ReadOnlyHint, DestructiveHint: t.Annotations.DestructiveHint,
 			IdempotentHint: t.Annotations.IdempotentHint, OpenWorldHint: t.Annotations.OpenWorldHint,
 		}}
@@ -310,4 +313,57 @@ func slogLevel(s string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// hostOptions turns the config into the endpoint's options.
+func hostOptions(cfg *config.Config, rt *plugins.Runtime, opts Options) host.Options {
+	o := host.Options{
+		Runtime:        rt,
+		Endpoint:       cfg.Endpoint,
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxBodyBytes:   int64(cfg.Limits.MaxBody),
+		Logger:         opts.Logger,
+		PluginLogger:   opts.Logger.With(slog.String("source", "plugin")),
+		PluginLogLevel: slogLevel(cfg.LogLevel),
+		AllowForwarded: opts.InsecureNoAuth,
+		AuditPath:      cfg.Audit.Path,
+	}
+	if cfg.Auth.Mode == "jwt" {
+		o.Auth = &host.AuthConfig{
+			Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, JWKSURL: cfg.Auth.JWKSURL, JWKSFile: cfg.Auth.JWKSFile,
+			AuthorizationServers: cfg.Auth.AuthorizationServers, ScopesSupported: cfg.Auth.ScopesSupported, RolesClaim: cfg.Auth.RolesClaim,
+		}
+		o.StepUp = cfg.Auth.HiddenTools == "stepUp"
+	}
+	if cfg.RateLimits.Backend == "redis" {
+		rl := &host.RateLimitConfig{Backend: "redis", RedisAddr: cfg.RateLimits.Redis.Addr, OnError: cfg.RateLimits.Redis.OnError}
+		if env := cfg.RateLimits.Redis.PasswordEnv; env != "" {
+			rl.RedisPassword = os.Getenv(env)
+		}
+		o.RateLimits = rl
+	}
+	if t := cfg.Telemetry.OTLP; t.Endpoint != "" || t.Sampling != nil {
+		o.Telemetry = &host.TelemetryConfig{OTLPEndpoint: t.Endpoint, Headers: t.Headers, Sampling: t.Sampling}
+	}
+	return o
+}
+
+// serveAdmin starts the operator listener (/metrics), loopback by default.
+func (d *Daemon) serveAdmin(cfg *config.Config, errc chan<- error) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", d.srv.MetricsHandler())
+	mux.Handle("/healthz", d.srv)
+	mux.Handle("/readyz", d.srv)
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener %s: %w", cfg.Admin.Listen, err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	d.log.Info("admin listener", slog.String("address", "http://"+ln.Addr().String()))
+	return hs, nil
 }

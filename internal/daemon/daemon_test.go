@@ -40,7 +40,7 @@ func (f fakeLoader) Load(_ context.Context, _ *config.Config, name string) (*Loa
 
 func writeConfig(t *testing.T, path, plugins string) {
 	t.Helper()
-	cfg := "apiVersion: warden.dev/v1\nkind: Host\nlisten: 127.0.0.1:0\nstore: ./store\nplugins:\n" + plugins
+	cfg := "apiVersion: warden.dev/v1\nkind: Host\nlisten: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0}\nstore: ./store\nplugins:\n" + plugins
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
