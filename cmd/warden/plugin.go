@@ -18,9 +18,10 @@ import (
 func newPluginCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugin",
-		Short: "Pack and inspect plugins",
+		Short: "Pack, inspect, sign, install and verify plugins",
 	}
 	cmd.AddCommand(newInspectCmd(), newPackCmd())
+	cmd.AddCommand(registryCmds()...)
 	return cmd
 }
 
