@@ -84,7 +84,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCallCmd(), newPluginCmd(), newGrantsCmd(), newServeCmd())
+	root.AddCommand(newDemoCmd(), newCallCmd(), newPluginCmd(), newGrantsCmd(), newServeCmd())
 	return root
 }
 

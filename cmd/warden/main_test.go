@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/wardenmcp/warden/internal/demo"
 	"github.com/wardenmcp/warden/internal/testutil"
 )
 
@@ -138,4 +145,142 @@ func TestGrantsCheckAndDiff(t *testing.T) {
 	if code != exitFailure || !strings.Contains(out, "not-granted network example.com:443") || !strings.Contains(out, "over-grant filesystem /data") {
 		t.Fatalf("diff with another grant: exit %d\n%s", code, out)
 	}
+}
+
+func TestDemoServesSignedExamples(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var out syncBuf
+	go func() {
+		done <- demo.Run(ctx, demo.Options{Listen: "127.0.0.1:0", Out: &out, Loader: &storeLoader{}, ToolsHash: toolsHash,
+			Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { ready <- a }})
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	case <-time.After(5 * time.Minute):
+		t.Fatal("demo not ready")
+	}
+	call := func(tool, args string) string {
+		body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `}}`
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for tool, want := range map[string][2]string{
+		"hello.greet":  {`{"name":"Ada"}`, "Hello, Ada!"},
+		"hash.sha256":  {`{"text":"abc"}`, "ba7816bf"},
+		"files.list":   {`{"path":"/data"}`, "quarterly.csv"},
+		"secrets.sign": {`{"message":"hi"}`, `"isError"`},
+	} {
+		got := call(tool, want[0])
+		if tool == "secrets.sign" {
+			if strings.Contains(got, `"isError":true`) {
+				t.Errorf("%s: %s", tool, got)
+			}
+			continue
+		}
+		if !strings.Contains(got, want[1]) {
+			t.Errorf("%s = %s, want %q", tool, got, want[1])
+		}
+	}
+	if !strings.Contains(out.String(), "claude mcp add --transport http warden http://"+addr+"/mcp") {
+		t.Errorf("connection instructions missing:\n%s", out.String())
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("demo exit: %v", err)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSignInstallVerify(t *testing.T) {
+	dir := t.TempDir()
+	root := testutil.ModuleRoot(t)
+	wasm := filepath.Join(dir, "hello.wasm")
+	b, _ := os.ReadFile(testutil.BuildPlugin(t, "./examples/hello"))
+	os.WriteFile(wasm, b, 0o644)
+	key := filepath.Join(dir, "keys", "dev")
+	store := "--store=" + filepath.Join(dir, "store")
+	lock := "--lockfile=" + filepath.Join(dir, "warden.lock")
+	must := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, args...)
+		if code != want {
+			t.Fatalf("warden %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+		}
+		return out + errOut
+	}
+	must(exitOK, "plugin", "pack", "--manifest", filepath.Join(root, "examples/hello/manifest.yaml"), wasm, "-o", wasm)
+	must(exitOK, "plugin", "keygen", "--out", key)
+	// Unsigned: refused, nothing installed.
+	out := must(exitFailure, "plugin", "install", "hello", wasm, "--key", key+".pub", store, lock)
+	if _, err := os.Stat(filepath.Join(dir, "warden.lock")); err == nil {
+		t.Fatalf("a failed install wrote the lockfile: %s", out)
+	}
+	must(exitUsage, "plugin", "install", "hello", wasm, "--key", "/nonexistent.pub", store, lock)
+	must(exitOK, "plugin", "sign", "--key", key, wasm)
+	// Signed by another key: refused.
+	must(exitOK, "plugin", "keygen", "--out", filepath.Join(dir, "keys", "other"))
+	out = must(exitFailure, "plugin", "install", "hello", wasm, "--key", filepath.Join(dir, "keys", "other.pub"), store, lock)
+	if !strings.Contains(out, "key") {
+		t.Errorf("wrong-key message: %s", out)
+	}
+	// A plugin name that differs from the manifest's: refused.
+	must(exitFailure, "plugin", "install", "other", wasm, "--key", key+".pub", store, lock)
+	out = must(exitOK, "plugin", "install", "hello", wasm, "--key", key+".pub", store, lock)
+	if !strings.Contains(out, "installed hello 0.1.0") {
+		t.Fatalf("install output: %s", out)
+	}
+	out = must(exitOK, "plugin", "list", store, lock)
+	if !strings.Contains(out, "hello") || !strings.Contains(out, "enabled") {
+		t.Fatalf("list: %s", out)
+	}
+	must(exitOK, "plugin", "verify", "hello", "--key", key+".pub", store, lock)
+	// One flipped byte in the store is caught.
+	files, _ := filepath.Glob(filepath.Join(dir, "store", "sha256", "*.wasm"))
+	if len(files) != 1 {
+		t.Fatalf("store has %v", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	data[len(data)/2] ^= 1
+	os.WriteFile(files[0], data, 0o600)
+	out = must(exitFailure, "plugin", "verify", "hello", "--key", key+".pub", store, lock)
+	if !strings.Contains(out, "the store was modified") {
+		t.Fatalf("tamper message: %s", out)
+	}
+	must(exitOK, "plugin", "disable", "hello", store, lock)
+	if out = must(exitOK, "plugin", "list", store, lock); !strings.Contains(out, "DISABLED") {
+		t.Fatalf("disable: %s", out)
+	}
+	must(exitOK, "plugin", "remove", "hello", store, lock)
+	must(exitUsage, "plugin", "verify", store, lock)
 }
