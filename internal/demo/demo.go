@@ -175,7 +175,7 @@ func writeConfig(dir, listen, pub string) (string, error) {
 		filepath.Join(data, "quarterly.csv"):  "quarter,revenue\nQ1,100\nQ2,120\n",
 		filepath.Join(dir, "signing-key.txt"): "demo-signing-key-" + fmt.Sprint(time.Now().UnixNano()) + "\n",
 		filepath.Join(grants, "hello.yaml"):   "apiVersion: warden.dev/v1\nkind: Grant\nplugin: hello\nlimits: {memory: 32MiB, timeout: 5s, output: 256KiB}\n",
-		filepath.Join(grants, "files.yaml"): fmt.Sprintf("apiVersion: warden.dev/v1\nkind: Grant\nplugin: files\nfilesystem:\n  - host: %s\n    guest: /data\n    mode: ro\nlimits: {memory: 32MiB, timeout: 5s}\n", data),
+		filepath.Join(grants, "files.yaml"):   fmt.Sprintf("apiVersion: warden.dev/v1\nkind: Grant\nplugin: files\nfilesystem:\n  - host: %s\n    guest: /data\n    mode: ro\nlimits: {memory: 32MiB, timeout: 5s}\n", data),
 		filepath.Join(grants, "secrets.yaml"): fmt.Sprintf("apiVersion: warden.dev/v1\nkind: Grant\nplugin: secrets\nsecrets:\n  - name: SIGNING_KEY\n    from: file:%s\nlimits: {memory: 32MiB, timeout: 5s}\n", filepath.Join(dir, "signing-key.txt")),
 		filepath.Join(grants, "fetch.yaml"):   "apiVersion: warden.dev/v1\nkind: Grant\nplugin: fetch\nnetwork:\n  allow:\n    - host: example.com\nlimits: {memory: 32MiB, timeout: 10s, httpResponse: 1MiB}\n",
 	}
