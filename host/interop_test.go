@@ -47,7 +47,7 @@ const (
 	interopSigningKey = "interop-signing-key-5f0c2a"
 	interopPage       = "hello from the interop fixture"
 	interopReport     = "quarterly numbers"
-	modernVersion     = "2026-07-28"
+	interopModern     = "2026-07-28"
 )
 
 var (
@@ -95,9 +95,9 @@ func interopGrant(t testing.TB, yaml string) *capabilities.Grant {
 	return g
 }
 
-// listen reserves a loopback address for a test server, so its origin is
+// interopListen reserves a loopback address for a test server, so its origin is
 // known before the handler is built.
-func listen(t testing.TB) net.Listener {
+func interopListen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,16 +128,16 @@ func serveWarden(t testing.TB, l net.Listener, set []*host.Plugin, extraOrigins 
 	return srv.URL + "/mcp"
 }
 
-// examples is Warden serving every example plugin with the grants they
+// interopExamples is Warden serving every example plugin with the grants they
 // need: a secret for secrets, a read-only mount for files and a loopback
 // page for fetch.
-type examples struct {
+type interopExamples struct {
 	url      string // the MCP endpoint
 	fetchURL string // the page fetch.get is granted
 	tools    []string
 }
 
-func serveExamples(t *testing.T) *examples {
+func serveExamples(t *testing.T) *interopExamples {
 	t.Helper()
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -164,7 +164,7 @@ func serveExamples(t *testing.T) *examples {
 		"fetch": fmt.Sprintf("plugin: fetch\nnetwork:\n  allow:\n    - host: 127.0.0.1\n      ports: [%s]\n      schemes: [http]\n      privateNetwork: allow\n",
 			pageURL.Port()),
 	}
-	ex := &examples{fetchURL: page.URL + "/page.txt"}
+	ex := &interopExamples{fetchURL: page.URL + "/page.txt"}
 	var set []*host.Plugin
 	for _, name := range []string{"hello", "hash", "secrets", "files", "fetch"} {
 		p := &host.Plugin{Name: name, Module: interopModule(t, name)}
@@ -177,7 +177,7 @@ func serveExamples(t *testing.T) *examples {
 		set = append(set, p)
 	}
 	sort.Strings(ex.tools)
-	ex.url = serveWarden(t, listen(t), set)
+	ex.url = serveWarden(t, interopListen(t), set)
 	return ex
 }
 
@@ -192,7 +192,7 @@ type callOutcome struct {
 
 // goSDKCalls are the calls the Go SDK client makes: one tool of every
 // example, as in lib.mjs.
-func (ex *examples) goSDKCalls() []mcp.CallToolParams {
+func (ex *interopExamples) goSDKCalls() []mcp.CallToolParams {
 	return []mcp.CallToolParams{
 		{Name: "hello.greet", Arguments: map[string]any{"name": "Ada"}},
 		{Name: "hash.sha256", Arguments: map[string]any{"text": "abc"}},
@@ -203,7 +203,7 @@ func (ex *examples) goSDKCalls() []mcp.CallToolParams {
 }
 
 // checkTools compares a client's tools/list with what the examples declare.
-func (ex *examples) checkTools(t *testing.T, got []string) {
+func (ex *interopExamples) checkTools(t *testing.T, got []string) {
 	t.Helper()
 	got = slices.Clone(got)
 	sort.Strings(got)
@@ -213,7 +213,7 @@ func (ex *examples) checkTools(t *testing.T, got []string) {
 }
 
 // checkCalls checks the result of one call to each example.
-func (ex *examples) checkCalls(t *testing.T, calls map[string]callOutcome) {
+func (ex *interopExamples) checkCalls(t *testing.T, calls map[string]callOutcome) {
 	t.Helper()
 	sum := sha256.Sum256([]byte("abc"))
 	mac := hmac.New(sha256.New, []byte(interopSigningKey))
@@ -302,7 +302,7 @@ type clientSummary struct {
 
 // runClientScript runs one of the Node client scripts against ex and
 // checks what every client must have seen.
-func runClientScript(t *testing.T, node string, ex *examples, script string, args ...string) clientSummary {
+func runClientScript(t *testing.T, node string, ex *interopExamples, script string, args ...string) clientSummary {
 	t.Helper()
 	res := testutil.RunNode(t, node, 2*time.Minute, []string{"WARDEN_URL=" + ex.url, "WARDEN_FETCH_URL=" + ex.fetchURL}, script, args...)
 	var sum clientSummary
@@ -349,11 +349,11 @@ func TestInteropClient2026(t *testing.T) {
 	for _, mode := range []string{"auto", "pinned"} {
 		t.Run(mode, func(t *testing.T) {
 			sum := runClientScript(t, node, ex, "client-2026.mjs", mode)
-			if sum.ProtocolVersion != modernVersion || sum.Era != "modern" {
-				t.Errorf("negotiated protocol %q (era %q), want %s (modern)", sum.ProtocolVersion, sum.Era, modernVersion)
+			if sum.ProtocolVersion != interopModern || sum.Era != "modern" {
+				t.Errorf("negotiated protocol %q (era %q), want %s (modern)", sum.ProtocolVersion, sum.Era, interopModern)
 			}
-			if !slices.Contains(sum.DiscoverSupportedVersions, modernVersion) {
-				t.Errorf("server/discover supportedVersions %v lacks %s", sum.DiscoverSupportedVersions, modernVersion)
+			if !slices.Contains(sum.DiscoverSupportedVersions, interopModern) {
+				t.Errorf("server/discover supportedVersions %v lacks %s", sum.DiscoverSupportedVersions, interopModern)
 			}
 		})
 	}
@@ -363,13 +363,13 @@ func TestInteropClient2026(t *testing.T) {
 // server/discover) and at each initialize-era revision.
 func TestGoSDKClient(t *testing.T) {
 	ex := serveExamples(t)
-	for _, version := range []string{modernVersion, "2025-11-25", "2025-06-18", "2025-03-26"} {
+	for _, version := range []string{interopModern, "2025-11-25", "2025-06-18", "2025-03-26"} {
 		t.Run(version, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			client := mcp.NewClient(&mcp.Implementation{Name: "warden-interop-go-sdk", Version: "1.0.0"}, nil)
 			opts := &mcp.ClientSessionOptions{ProtocolVersion: version}
-			if version == modernVersion {
+			if version == interopModern {
 				opts = nil // the client's default must be the modern era
 			}
 			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ex.url, MaxRetries: -1}, opts)
@@ -468,7 +468,7 @@ type conformanceResults struct {
 func TestConformance(t *testing.T) {
 	node := testutil.NodeProject(t, interopDir)
 	set := []*host.Plugin{{Name: "conformance", Module: interopModule(t, "conformance")}}
-	wardenL, proxyL := listen(t), listen(t)
+	wardenL, proxyL := interopListen(t), interopListen(t)
 	endpoint := serveWarden(t, wardenL, set, "http://"+proxyL.Addr().String())
 	proxied := unprefixProxy(t, proxyL, endpoint, "conformance")
 
