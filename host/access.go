@@ -181,6 +181,18 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 			return r // the tool and prompt filters hide it from the protocol layer
 		}
 	}
+	if env.Method == "prompts/get" {
+		var given map[string]any
+		_ = json.Unmarshal(env.Params.Arguments, &given)
+		for _, name := range c.promptArgs[tgt.name] {
+			if _, ok := given[name]; !ok {
+				msg := fmt.Sprintf("prompt %s needs argument %q", tgt.name, name)
+				refuse(http.StatusOK, telemetry.ResultInvalid, msg)
+				writeRPCError(w, env.ID, -32602, msg, nil)
+				return nil
+			}
+		}
+	}
 	if s.limiter != nil && tgt.plugin.rate != nil {
 		subject := subjectOf(r.Context())
 		d, err := s.limiter.Allow(r.Context(), ratelimit.Key(subject, tgt.name), *tgt.plugin.rate)

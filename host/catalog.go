@@ -75,6 +75,7 @@ type servedTool struct {
 	tool   string // the plugin's own name for it
 	def    mcp.Tool
 	scopes []string // all needed: the plugin's and the tool's own
+	args   *argValidator
 }
 
 // catalog is an immutable set of plugins and the MCP server built for them.
@@ -89,12 +90,13 @@ type catalog struct {
 	prompts     int
 	resources   int
 	promptOwner map[string]*Plugin
+	promptArgs  map[string][]string // served prompt name → required argument names
 	uriOwner    map[string]*Plugin
 	templates   []templateRoute
 }
 
 func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
-	c := &catalog{plugins: set, tools: map[string]*servedTool{}, promptOwner: map[string]*Plugin{}, uriOwner: map[string]*Plugin{}}
+	c := &catalog{plugins: set, tools: map[string]*servedTool{}, promptOwner: map[string]*Plugin{}, promptArgs: map[string][]string{}, uriOwner: map[string]*Plugin{}}
 	seen := map[string]bool{}
 	var errs []error
 	for _, p := range set {
@@ -146,7 +148,12 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 				continue
 			}
 			scopes := append(append([]string(nil), p.Scopes...), p.Tools[t.Name].Scopes...)
-			c.tools[served] = &servedTool{plugin: p, tool: t.Name, def: toolDef(served, t, p.Tools[t.Name]), scopes: scopes}
+			av, err := compileArgs(served, t.InputSchema)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tool %q: inputSchema does not compile: %w", served, err))
+				continue
+			}
+			c.tools[served] = &servedTool{plugin: p, tool: t.Name, def: toolDef(served, t, p.Tools[t.Name]), scopes: scopes, args: av}
 			c.order = append(c.order, served)
 		}
 	}
@@ -157,7 +164,6 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 		server.WithToolCapabilities(false),
 		server.WithPromptCapabilities(false),
 		server.WithResourceCapabilities(false, false),
-		server.WithInputSchemaValidation(),
 		server.WithRecovery(),
 		server.WithToolFilter(func(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
 			out := tools[:0:0]
@@ -263,6 +269,12 @@ func (s *Server) toolHandler(st *servedTool) server.ToolHandlerFunc {
 		}
 		p := st.plugin
 		obs := s.observe(ctx, telemetry.MethodToolsCall, st.def.Name, p, args)
+		if err := st.args.check(args); err != nil {
+			// A tool execution error (SEP-1303), so the model can correct itself.
+			msg := fmt.Sprintf("invalid arguments for %s: %v", st.def.Name, err)
+			obs.end(nil, 0, false, fmt.Errorf("%w: %s", plugins.ErrBadArguments, msg))
+			return mcp.NewToolResultError(msg), nil
+		}
 		sb, err := s.sandbox(obs.ctx, p)
 		if err != nil {
 			s.opts.Logger.ErrorContext(ctx, "sandbox setup failed", slog.String("plugin", p.Name), slog.String("error", err.Error()))

@@ -27,6 +27,11 @@ func (s *Server) addExtras(c *catalog) error {
 			}
 			def.Name = p.Name + "." + pr.Name
 			c.promptOwner[def.Name] = p
+			for _, a := range def.Arguments {
+				if a.Required {
+					c.promptArgs[def.Name] = append(c.promptArgs[def.Name], a.Name)
+				}
+			}
 			c.mcp.AddPrompt(def, s.promptHandler(p, pr.Name, def.Name))
 			c.prompts++
 		}

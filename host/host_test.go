@@ -399,3 +399,27 @@ func TestPromptsAndResources(t *testing.T) {
 		})
 	}
 }
+
+func TestPromptMissingArgumentIsInvalidParams(t *testing.T) {
+	module(t, "hello", "./examples/hello")
+	s, err := host.New(host.Options{Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap([]*host.Plugin{{Name: "notes", Module: module(t, "notes", "./examples/notes")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	_, out := post(t, srv.URL, "2025-11-25", "prompts/get", map[string]any{"name": "notes.summarize", "arguments": map[string]any{}}, nil)
+	if out.Error == nil || out.Error.Code != -32602 || !strings.Contains(out.Error.Message, `"topic"`) {
+		t.Fatalf("error = %+v", out.Error)
+	}
+	// Bad tool arguments are a tool execution error that says where and what.
+	_, url := newServer(t)
+	_, out = post(t, url, "2025-11-25", "tools/call", map[string]any{"name": "hello.greet", "arguments": map[string]any{"name": 42}}, nil)
+	text, isErr := callText(t, out.Result)
+	if !isErr || !strings.Contains(text, "invalid arguments for hello.greet: /name:") || strings.Contains(text, "&{") {
+		t.Fatalf("bad-argument result = %q", text)
+	}
+}
