@@ -22,6 +22,9 @@ func cosignBinary(t *testing.T) string {
 		return p
 	}
 	p, err := exec.LookPath("cosign")
+	if err != nil && os.Getenv("WARDEN_REQUIRE_COSIGN") != "" {
+		t.Fatal("WARDEN_REQUIRE_COSIGN is set but cosign was not found (set $COSIGN or put cosign on $PATH)")
+	}
 	if err != nil {
 		t.Skip("cosign not found (set $COSIGN or put cosign on $PATH; install: go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3)")
 	}
