@@ -39,6 +39,10 @@ type Plugin struct {
 	// prompts and resources, as "60/m", "10/s" or "1000/h"; empty means
 	// unlimited.
 	RateLimit string
+	// Probe is the plugin's health check for /readyz?deep=1; nil: none.
+	Probe *Probe
+	// Signer is who signed the module, for the status page.
+	Signer string
 
 	rate *ratelimit.Rate
 }
@@ -109,6 +113,12 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 			continue
 		}
 		seen[p.Name] = true
+		if p.Probe != nil {
+			if _, ok := p.Module.Tool(p.Probe.Tool); !ok {
+				errs = append(errs, fmt.Errorf("plugin %q: probe tool %q does not exist (it has %s)", p.Name, p.Probe.Tool, toolNames(p.Module)))
+				continue
+			}
+		}
 		p.rate = nil
 		if p.RateLimit != "" {
 			r, err := ratelimit.ParseRate(p.RateLimit)

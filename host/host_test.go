@@ -423,3 +423,76 @@ func TestPromptMissingArgumentIsInvalidParams(t *testing.T) {
 		t.Fatalf("bad-argument result = %q", text)
 	}
 }
+
+func TestDeepReadinessAndStatusPage(t *testing.T) {
+	module(t, "hello", "./examples/hello")
+	s, err := host.New(host.Options{Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loopGrant := &capabilities.Grant{Limits: capabilities.Limits{Timeout: capabilities.Duration(200 * time.Millisecond)}}
+	err = s.Swap([]*host.Plugin{
+		{Name: "hello", Module: module(t, "hello", "./examples/hello"), Signer: "sha256:feedface", Probe: &host.Probe{Tool: "greet", Arguments: json.RawMessage(`{"name":"probe"}`)}},
+		{Name: "sad", Module: module(t, "hello", "./examples/hello"), Probe: &host.Probe{Tool: "greet", Arguments: json.RawMessage(`{}`)}},
+		{Name: "loop", Module: module(t, "loop", "./plugins/testdata/loop"), Grant: loopGrant, Probe: &host.Probe{Tool: "spin"}},
+		{Name: "hash", Module: module(t, "hash", "./examples/hash")},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := httptest.NewServer(s.AdminHandler())
+	defer admin.Close()
+	api := httptest.NewServer(s)
+	defer api.Close()
+	post(t, api.URL, "2025-11-25", "tools/call", map[string]any{"name": "hello.greet", "arguments": map[string]any{"name": "x"}}, nil)
+
+	resp, err := http.Get(admin.URL + "/readyz?deep=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d host.DeepStatus
+	json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	got := map[string]string{}
+	for _, p := range d.Plugins {
+		got[p.Plugin] = p.Status
+	}
+	want := map[string]string{"hello": host.Healthy, "sad": host.Degraded, "loop": host.Unhealthy, "hash": host.Unprobed}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s, want %s (%+v)", k, got[k], v, d.Plugins)
+		}
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || d.Ready {
+		t.Errorf("an unhealthy plugin must make deep readiness fail: %d %+v", resp.StatusCode, d)
+	}
+	// Results are cached: a second request does not run the probes again.
+	before := d.Plugins[0].Checked
+	resp, _ = http.Get(admin.URL + "/readyz?deep=1")
+	json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if !d.Plugins[0].Checked.Equal(before) {
+		t.Error("probes ran again within the cache interval")
+	}
+
+	resp, err = http.Get(admin.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"<h2 id=\"plugin-hello\">hello</h2>", "sha256:feedface", "hello.greet", "nothing but computation", "/ 200ms /"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+	if strings.Contains(string(page), "http://") || strings.Contains(string(page), "https://") {
+		t.Error("the status page references external assets")
+	}
+	resp, _ = http.Get(admin.URL + "/metrics")
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `warden_calls_total{outcome="ok",tool="hello.greet"}`) {
+		t.Errorf("metrics lack the call:\n%s", metrics)
+	}
+}

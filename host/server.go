@@ -108,6 +108,7 @@ type Server struct {
 	auditLog *audit.Log
 	tel      *telemetry.Telemetry
 	current  atomic.Pointer[catalog]
+	probes   probeCache
 	status   atomic.Pointer[Status]
 }
 

@@ -121,9 +121,15 @@ type Plugin struct {
 	Tools     map[string]Tool `yaml:"tools"`
 	Expose    []string        `yaml:"expose"`
 	RateLimit string          `yaml:"rateLimit"`
-	Probe     yaml.Node       `yaml:"probe"`
+	Probe     *Probe          `yaml:"probe"`
 
 	line int
+}
+
+// Probe is a plugin's health check for /readyz?deep=1.
+type Probe struct {
+	Tool      string         `yaml:"tool"`
+	Arguments map[string]any `yaml:"arguments"`
 }
 
 // Tool holds the operator's overrides for one tool.
@@ -475,8 +481,8 @@ func (c *Config) validate(lines map[string]int) Errors {
 		if (len(p.Scopes) > 0 || hasToolScopes(p)) && c.Auth.Mode == "none" {
 			bad(f+".scopes", "scopes need authentication; with auth.mode none nobody has any and every caller would see every tool")
 		}
-		if p.Probe.Kind != 0 {
-			bad(f+".probe", "probes are not implemented in this build yet")
+		if p.Probe != nil && p.Probe.Tool == "" {
+			bad(f+".probe.tool", "is required: the tool the probe calls")
 		}
 		seen := map[string]bool{}
 		for j, e := range p.Expose {

@@ -7,6 +7,7 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -293,7 +294,14 @@ func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plug
 		d.modules[key] = mod
 	}
 	hp := &host.Plugin{Name: pc.Name, Module: mod, Grant: grant, Expose: pc.Expose, Tools: map[string]host.ToolOverride{},
-		Scopes: pc.Scopes, RateLimit: pc.RateLimit}
+		Scopes: pc.Scopes, RateLimit: pc.RateLimit, Signer: ld.Signer}
+	if pc.Probe != nil {
+		args, err := json.Marshal(pc.Probe.Arguments)
+		if err != nil || string(args) == "null" {
+			args = []byte("{}")
+		}
+		hp.Probe = &host.Probe{Tool: pc.Probe.Tool, Arguments: args}
+	}
 	for name, t := range pc.Tools {
 		hp.Tools[name] = host.ToolOverride{Scopes: t.Scopes, Description: t.Description, Title: t.Title, Annotations: host.Annotations{
 			ReadOnlyHint: t.Annotations.ReadOnlyHint, DestructiveHint: t.Annotations.DestructiveHint,
@@ -348,17 +356,14 @@ func hostOptions(cfg *config.Config, rt *plugins.Runtime, opts Options) host.Opt
 	return o
 }
 
-// serveAdmin starts the operator listener (/metrics), loopback by default.
+// serveAdmin starts the operator listener (/metrics, /readyz?deep=1, the
+// status page), loopback by default.
 func (d *Daemon) serveAdmin(cfg *config.Config, errc chan<- error) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", d.srv.MetricsHandler())
-	mux.Handle("/healthz", d.srv)
-	mux.Handle("/readyz", d.srv)
 	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener %s: %w", cfg.Admin.Listen, err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: d.srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
