@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"log/slog"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/host/internal/telemetry"
 )
 
 // Probe is a plugin's health check: one tool call with fixed arguments,
@@ -235,3 +237,11 @@ th{background:#f3f3f3} code{font-size:12px} .bad{color:#a00} .ok{color:#070}
 {{range .Failed}}<tr><td>{{.Name}}</td><td>{{.Error}}</td></tr>{{end}}</table>{{end}}
 </body></html>
 `))
+
+// RecordLoadFailure counts a plugin that could not be loaded or verified,
+// by a short reason, in the metrics.
+func (s *Server) RecordLoadFailure(plugin, reason string) { s.tel.RecordLoadFailure(plugin, reason) }
+
+// LogHandler wraps h so that records logged with a request's context carry
+// its trace_id and span_id.
+func LogHandler(h slog.Handler) slog.Handler { return telemetry.LogHandler(h) }

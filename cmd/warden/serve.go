@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenmcp/warden/host"
 	"github.com/wardenmcp/warden/internal/config"
 	"github.com/wardenmcp/warden/internal/daemon"
 	"github.com/wardenmcp/warden/registry"
@@ -117,7 +118,7 @@ requests that came through a reverse proxy, unless --insecure-no-auth is given.`
 			if _, err := os.Stat(cfgPath); err != nil {
 				return usagef("config: %w (write one: see README, or run \"warden demo\")", err)
 			}
-			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			logger := slog.New(host.LogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil)))
 			return daemon.Run(cmd.Context(), daemon.Options{
 				ConfigPath: cfgPath, Loader: &storeLoader{insecureSkipSignature: insecureSkip},
 				ToolsHash: toolsHash, Logger: logger, InsecureNoAuth: insecureNoAuth,

@@ -221,6 +221,7 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
 		p, err := d.loadOne(ctx, cfg, pc)
 		if err != nil {
 			d.log.Error("plugin refused", slog.String("plugin", pc.Name), slog.String("error", err.Error()))
+			d.srv.RecordLoadFailure(pc.Name, loadFailureReason(err))
 			failed = append(failed, host.PluginStatus{Name: pc.Name, Error: err.Error()})
 			continue
 		}
@@ -371,4 +372,23 @@ func (d *Daemon) serveAdmin(cfg *config.Config, errc chan<- error) (*http.Server
 	}()
 	d.log.Info("admin listener", slog.String("address", "http://"+ln.Addr().String()))
 	return hs, nil
+}
+
+// loadFailureReason is a short, bounded metric label for why a plugin was
+// refused.
+func loadFailureReason(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "store was modified"):
+		return "tampered"
+	case strings.Contains(msg, "not installed"), strings.Contains(msg, "has no entry"):
+		return "not_installed"
+	case strings.Contains(msg, "deny list"):
+		return "denied"
+	case strings.Contains(msg, "tool definitions changed"):
+		return "tools_changed"
+	case strings.Contains(msg, "signature"), strings.Contains(msg, "trust"), strings.Contains(msg, "signed"):
+		return "verification"
+	}
+	return "load"
 }
