@@ -2,10 +2,10 @@ package host
 
 import (
 	"context"
-	"log/slog"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
