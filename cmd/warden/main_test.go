@@ -284,3 +284,34 @@ func TestSignInstallVerify(t *testing.T) {
 	must(exitOK, "plugin", "remove", "hello", store, lock)
 	must(exitUsage, "plugin", "verify", store, lock)
 }
+
+func TestPushAndInstallFromOCI(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	dir := t.TempDir()
+	root := testutil.ModuleRoot(t)
+	wasm := filepath.Join(dir, "hello.wasm")
+	b, _ := os.ReadFile(testutil.BuildPlugin(t, "./examples/hello"))
+	os.WriteFile(wasm, b, 0o644)
+	key := filepath.Join(dir, "keys", "dev")
+	a := []string{"--store=" + filepath.Join(dir, "a", "store"), "--lockfile=" + filepath.Join(dir, "a", "warden.lock")}
+	bflags := []string{"--store=" + filepath.Join(dir, "b", "store"), "--lockfile=" + filepath.Join(dir, "b", "warden.lock")}
+	must := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, args...)
+		if code != exitOK {
+			t.Fatalf("warden %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out + errOut
+	}
+	must("plugin", "pack", "--manifest", filepath.Join(root, "examples/hello/manifest.yaml"), wasm, "-o", wasm)
+	must("plugin", "keygen", "--out", key)
+	must("plugin", "sign", "--key", key, wasm)
+	must(append([]string{"plugin", "install", "hello", wasm, "--key", key + ".pub"}, a...)...)
+	ref := "oci://" + reg + "/plugins/hello:0.1.0"
+	must(append([]string{"plugin", "push", "hello", ref, "--insecure-loopback-http"}, a...)...)
+	out := must(append([]string{"plugin", "install", "hello", ref, "--key", key + ".pub", "--insecure-loopback-http"}, bflags...)...)
+	if !strings.Contains(out, "installed hello 0.1.0") {
+		t.Fatalf("install from OCI: %s", out)
+	}
+	must(append([]string{"plugin", "verify", "hello", "--key", key + ".pub"}, bflags...)...)
+}
