@@ -177,7 +177,10 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			if st.plugin != p {
 				continue
 			}
-			t := stats[name]
+			t, ok := stats[name]
+			if !ok {
+				t.Rate, t.P50, t.P90, t.P99 = "–", "–", "–", "–"
+			}
 			pr.Tools = append(pr.Tools, toolRow{Name: name, Calls: t.Calls, Errors: t.Errors, ErrorRate: t.Rate, P50: t.P50, P90: t.P90, P99: t.P99})
 		}
 		rows = append(rows, pr)
