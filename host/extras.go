@@ -8,6 +8,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/wardenmcp/warden/capabilities/netguard"
 	"github.com/wardenmcp/warden/host/internal/telemetry"
 	"github.com/wardenmcp/warden/plugins"
 )
@@ -115,7 +116,8 @@ func (s *Server) resourceHandler(p *Plugin) server.ResourceHandlerFunc {
 
 // sandbox builds a call's sandbox from the plugin's grant.
 func (s *Server) sandbox(ctx context.Context, p *Plugin) (*plugins.Sandbox, error) {
-	sb, err := s.opts.Runtime.SandboxFromGrant(ctx, p.Name, p.Grant, s.opts.Providers)
+	sb, err := s.opts.Runtime.SandboxFromGrant(ctx, p.Name, p.Grant, s.opts.Providers,
+		netguard.WithRoundTripper(s.tel.HTTPTransport)) // a span per outbound request: host and status only
 	if err != nil {
 		return nil, fmt.Errorf("the host could not prepare the sandbox for plugin %s: %w", p.Name, err)
 	}

@@ -59,6 +59,7 @@ type config struct {
 	resolver Resolver
 	dialer   Dialer
 	roots    *x509.CertPool
+	wrap     func(http.RoundTripper) http.RoundTripper
 }
 
 // Option configures New. An option that is given a nil value, or that is
@@ -118,6 +119,23 @@ func WithRootCAs(pool *x509.CertPool) Option {
 	}
 }
 
+// WithRoundTripper wraps the Client's transport, for instrumentation such
+// as tracing spans. Every check still happens inside the wrapped transport
+// (at dial time) and in Do (per hop), so a wrapper cannot widen the grant;
+// it sees each hop's request after the allow-list check.
+func WithRoundTripper(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return func(c *config) error {
+		if wrap == nil {
+			return errors.New("WithRoundTripper: nil wrapper")
+		}
+		if c.wrap != nil {
+			return errors.New("WithRoundTripper given twice")
+		}
+		c.wrap = wrap
+		return nil
+	}
+}
+
 // Request is one outbound HTTP request made on behalf of a plugin.
 type Request struct {
 	// Method defaults to GET. CONNECT is refused.
@@ -151,6 +169,7 @@ type Client struct {
 	resolver     Resolver
 	dialer       Dialer
 	transport    *http.Transport
+	send         http.RoundTripper // transport, possibly wrapped
 
 	mu     sync.Mutex
 	closed bool
@@ -219,6 +238,10 @@ func New(p Policy, opts ...Option) (*Client, error) {
 		ExpectContinueTimeout: time.Second,
 		// Response headers are capped on their own, at 1 MiB.
 		MaxResponseHeaderBytes: 1 << 20,
+	}
+	c.send = c.transport
+	if cfg.wrap != nil {
+		c.send = cfg.wrap(c.transport)
 	}
 	return c, nil
 }
@@ -385,7 +408,7 @@ func (c *Client) roundTrip(ctx context.Context, h *hop, method, rawURL string, h
 	// A copy per request: the transport may still be writing this one when
 	// the next hop edits the headers.
 	hreq.Header = header.Clone()
-	return c.transport.RoundTrip(hreq)
+	return c.send.RoundTrip(hreq)
 }
 
 // bodyHeaders describe a request body; they are dropped with it when a
