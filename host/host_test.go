@@ -30,7 +30,7 @@ var (
 func module(t testing.TB, name, pkg string) *plugins.Plugin {
 	t.Helper()
 	rtOnce.Do(func() {
-		r, err := plugins.NewRuntime(context.Background())
+		r, err := plugins.NewRuntime(context.Background(), plugins.WithCacheDir(testutil.CompileCacheDir(t)))
 		if err != nil {
 			t.Fatal(err)
 		}

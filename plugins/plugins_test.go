@@ -29,7 +29,7 @@ var (
 func runtime(t testing.TB) *plugins.Runtime {
 	t.Helper()
 	sharedOnce.Do(func() {
-		rt, err := plugins.NewRuntime(context.Background())
+		rt, err := plugins.NewRuntime(context.Background(), plugins.WithCacheDir(testutil.CompileCacheDir(t)))
 		if err != nil {
 			t.Fatal(err)
 		}

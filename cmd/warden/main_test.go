@@ -30,7 +30,7 @@ func TestCall(t *testing.T) {
 	hello := testutil.BuildPlugin(t, "./examples/hello")
 	secrets := testutil.BuildPlugin(t, "./examples/secrets")
 	loop := testutil.BuildPlugin(t, "./plugins/testdata/loop")
-	cache := "--cache-dir=" + filepath.Join(t.TempDir(), "cache")
+	cache := "--cache-dir=" + testutil.CompileCacheDir(t)
 	badGrant := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(badGrant, []byte("apiVersion: warden.dev/v1\nkind: Grant\nnetwork:\n  allow:\n    - host: x.com\n      schemes: [ftp]\n"), 0o644)
 

@@ -87,3 +87,20 @@ func ReadPlugin(tb testing.TB, pkg string) []byte {
 	}
 	return b
 }
+
+// CompileCacheDir is a compilation cache shared by the tests of every
+// package in a run (and across runs): compiling a Go plugin is slow under
+// the race detector, and wazero writes its cache files atomically, so
+// concurrent test binaries can share it.
+func CompileCacheDir(tb testing.TB) string {
+	tb.Helper()
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "warden-test-plugins", "wazero")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
