@@ -65,17 +65,9 @@ func (p *Plugin) Call(ctx context.Context, tool string, args json.RawMessage, sb
 	} else {
 		input = marshalJSON(map[string]any{"request": map[string]any{"name": tool, "arguments": args}, "context": map[string]any{}})
 	}
-	if err := p.admit(ctx, tool); err != nil {
-		return nil, err
-	}
-	out, stats, err := p.run(ctx, p.abi.callExport(), input, sb, tool)
-	p.calls.leave()
-	p.rt.calls.leave()
+	out, stats, err := p.execute(ctx, p.abi.callExport(), input, sb, tool)
 	if err != nil {
 		return nil, err
-	}
-	if sb.Redactor != nil {
-		out = []byte(sb.Redactor.Replace(string(out)))
 	}
 	res, err := checkCallResult(out)
 	if err != nil {
@@ -84,6 +76,21 @@ func (p *Plugin) Call(ctx context.Context, tool string, args json.RawMessage, sb
 	res.Stats = stats
 	res.Stats.OutputBytes = len(res.JSON)
 	return res, nil
+}
+
+// execute runs export in a fresh instance under admission control and
+// masks secrets in its output (run masks them in its errors).
+func (p *Plugin) execute(ctx context.Context, export string, input []byte, sb *Sandbox, label string) ([]byte, Stats, error) {
+	if err := p.admit(ctx, label); err != nil {
+		return nil, Stats{}, err
+	}
+	defer p.calls.leave()
+	defer p.rt.calls.leave()
+	out, stats, err := p.run(ctx, export, input, sb, label)
+	if err == nil && sb.Redactor != nil {
+		out = []byte(sb.Redactor.Replace(string(out)))
+	}
+	return out, stats, err
 }
 
 // busyRetry is the retry hint given with ErrBusy: long enough for a slot

@@ -174,18 +174,10 @@ func (p *Plugin) invoke(ctx context.Context, export, label string, params any, s
 	if sb == nil {
 		sb = &Sandbox{}
 	}
-	if err := p.admit(ctx, label); err != nil {
-		return nil, err
-	}
 	input := marshalJSON(map[string]any{"request": params, "context": map[string]any{}})
-	out, _, err := p.run(ctx, export, input, sb, label)
-	p.calls.leave()
-	p.rt.calls.leave()
+	out, _, err := p.execute(ctx, export, input, sb, label)
 	if err != nil {
 		return nil, err
-	}
-	if sb.Redactor != nil {
-		out = []byte(sb.Redactor.Replace(string(out)))
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(out, &m); err != nil || m[want] == nil {
