@@ -256,8 +256,8 @@ func TestContainment(t *testing.T) {
 	}{
 		{"infinite loop", loop, "spin", "", limits(capabilities.Limits{Timeout: capabilities.Duration(300 * time.Millisecond)}), plugins.ErrTimeout, "300ms"},
 		{"sleep past deadline", loop, "sleep", `{"ms":5000}`, limits(capabilities.Limits{Timeout: capabilities.Duration(200 * time.Millisecond)}), plugins.ErrTimeout, "200ms"},
-		{"memory bomb", bomb, "grow", "", limits(capabilities.Limits{Memory: 32 << 20}), plugins.ErrMemoryLimit, "32MiB"},
-		{"huge output", big, "big", `{"mb":4}`, limits(capabilities.Limits{Output: 1 << 20}), plugins.ErrOutputLimit, "limit is 1048576 bytes"},
+		{"memory bomb", bomb, "grow", "", limits(capabilities.Limits{Memory: 32 << 20, Timeout: capabilities.Duration(time.Minute)}), plugins.ErrMemoryLimit, "32MiB"},
+		{"huge output", big, "big", `{"mb":4}`, limits(capabilities.Limits{Output: 1 << 20, Timeout: capabilities.Duration(time.Minute)}), plugins.ErrOutputLimit, "limit is 1048576 bytes"},
 		{"panic", panicky, "boom", "", nil, plugins.ErrPluginFailed, "panic"},
 		{"unknown tool", hello, "nope", "", nil, plugins.ErrUnknownTool, "greet, echo"},
 		{"arguments not an object", hello, "greet", `[1,2]`, nil, plugins.ErrBadArguments, "JSON object"},
@@ -374,7 +374,7 @@ func TestBusyQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb := &plugins.Sandbox{Limits: capabilities.Limits{Timeout: capabilities.Duration(3 * time.Second)}}
+	sb := &plugins.Sandbox{Limits: capabilities.Limits{Timeout: capabilities.Duration(10 * time.Second)}}
 	started := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ { // one runs, one waits
@@ -382,12 +382,12 @@ func TestBusyQueue(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			started <- struct{}{}
-			p.Call(ctx, "sleep", json.RawMessage(`{"ms":1000}`), sb)
+			p.Call(ctx, "sleep", json.RawMessage(`{"ms":3000}`), sb)
 		}()
 	}
 	<-started
 	<-started
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(time.Second) // both are in the gate by now: one running, one queued
 	_, err = p.Call(ctx, "sleep", json.RawMessage(`{"ms":1}`), sb)
 	var ce *plugins.CallError
 	if !errors.Is(err, plugins.ErrBusy) || !errors.As(err, &ce) || ce.RetryAfter <= 0 {
