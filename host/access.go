@@ -32,6 +32,11 @@ type rpcEnvelope struct {
 		Name      string          `json:"name"`
 		URI       string          `json:"uri"`
 		Arguments json.RawMessage `json:"arguments"`
+		Ref       struct {
+			Type string `json:"type"`
+			Name string `json:"name"`
+			URI  string `json:"uri"`
+		} `json:"ref"`
 	} `json:"params"`
 }
 
@@ -59,6 +64,22 @@ func (c *catalog) resolve(env *rpcEnvelope) *target {
 	case "resources/read":
 		if p := c.resourceOwner(env.Params.URI); p != nil {
 			return &target{method: env.Method, name: env.Params.URI, plugin: p, scopes: p.Scopes}
+		}
+	case "completion/complete":
+		ref := env.Params.Ref
+		switch ref.Type {
+		case "ref/prompt":
+			if p, ok := c.promptOwner[ref.Name]; ok {
+				return &target{method: env.Method, name: ref.Name, plugin: p, scopes: p.Scopes}
+			}
+		case "ref/resource":
+			p, ok := c.templateOwner[ref.URI]
+			if !ok {
+				p = c.resourceOwner(ref.URI)
+			}
+			if p != nil {
+				return &target{method: env.Method, name: ref.URI, plugin: p, scopes: p.Scopes}
+			}
 		}
 	}
 	return nil
@@ -174,7 +195,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 			}
 			// Hidden: indistinguishable from a name that does not exist.
 			refuse(http.StatusOK, telemetry.ResultForbidden, "hidden: missing scopes "+strings.Join(tgt.scopes, " "))
-			if env.Method != "tools/call" && env.Method != "prompts/get" {
+			if env.Method == "resources/read" {
 				writeRPCError(w, env.ID, -32002, "Resource not found", nil)
 				return nil
 			}

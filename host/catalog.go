@@ -86,21 +86,22 @@ type servedTool struct {
 // A reload builds a new catalog and swaps it in; calls in flight keep the
 // one they started on.
 type catalog struct {
-	plugins     []*Plugin
-	tools       map[string]*servedTool
-	order       []string
-	mcp         *server.MCPServer
-	http        *server.StreamableHTTPServer
-	prompts     int
-	resources   int
-	promptOwner map[string]*Plugin
-	promptArgs  map[string][]string // served prompt name → required argument names
-	uriOwner    map[string]*Plugin
-	templates   []templateRoute
+	plugins       []*Plugin
+	tools         map[string]*servedTool
+	order         []string
+	mcp           *server.MCPServer
+	http          *server.StreamableHTTPServer
+	prompts       int
+	resources     int
+	promptOwner   map[string]*Plugin
+	promptArgs    map[string][]string // served prompt name → required argument names
+	uriOwner      map[string]*Plugin
+	templateOwner map[string]*Plugin
+	templates     []templateRoute
 }
 
 func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
-	c := &catalog{plugins: set, tools: map[string]*servedTool{}, promptOwner: map[string]*Plugin{}, promptArgs: map[string][]string{}, uriOwner: map[string]*Plugin{}}
+	c := &catalog{plugins: set, tools: map[string]*servedTool{}, promptOwner: map[string]*Plugin{}, promptArgs: map[string][]string{}, uriOwner: map[string]*Plugin{}, templateOwner: map[string]*Plugin{}}
 	seen := map[string]bool{}
 	var errs []error
 	for _, p := range set {
@@ -174,6 +175,9 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 		server.WithToolCapabilities(false),
 		server.WithPromptCapabilities(false),
 		server.WithResourceCapabilities(false, false),
+		server.WithCompletions(),
+		server.WithPromptCompletionProvider(completer{s: s, c: c}),
+		server.WithResourceCompletionProvider(completer{s: s, c: c}),
 		server.WithRecovery(),
 		server.WithToolFilter(func(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
 			out := tools[:0:0]

@@ -58,6 +58,7 @@ func (s *Server) addExtras(c *catalog) error {
 			}
 			owner["t:"+t.URITemplate] = p.Name
 			c.templates = append(c.templates, templateRoute{re: templateRE(t.URITemplate), plugin: p})
+			c.templateOwner[t.URITemplate] = p
 			var def mcp.ResourceTemplate
 			if err := json.Unmarshal(t.Definition, &def); err != nil {
 				errs = append(errs, fmt.Errorf("plugin %q: resource template %q: %w", p.Name, t.URITemplate, err))

@@ -496,3 +496,30 @@ func TestDeepReadinessAndStatusPage(t *testing.T) {
 		t.Errorf("metrics lack the call:\n%s", metrics)
 	}
 }
+
+func TestCompletionsRouteToThePlugin(t *testing.T) {
+	module(t, "hello", "./examples/hello")
+	s, err := host.New(host.Options{Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap([]*host.Plugin{{Name: "conformance", Module: module(t, "conformance", "./examples/conformance")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	var prompt string
+	for _, p := range module(t, "conformance", "./examples/conformance").Prompts() {
+		prompt = "conformance." + p.Name
+	}
+	_, out := post(t, srv.URL, "2025-11-25", "completion/complete", map[string]any{
+		"ref": map[string]any{"type": "ref/prompt", "name": prompt}, "argument": map[string]any{"name": "arg1", "value": "pa"}}, nil)
+	if out.Error != nil || !strings.Contains(string(out.Result), `"paris"`) || strings.Contains(string(out.Result), `"test"`) {
+		t.Fatalf("completion: %s %+v", out.Result, out.Error)
+	}
+	_, out = post(t, srv.URL, "2025-11-25", "completion/complete", map[string]any{
+		"ref": map[string]any{"type": "ref/prompt", "name": "nope.nothing"}, "argument": map[string]any{"name": "a", "value": "p"}}, nil)
+	if out.Error != nil || !strings.Contains(string(out.Result), `"values":[]`) {
+		t.Fatalf("unknown prompt completion: %s %+v", out.Result, out.Error)
+	}
+}

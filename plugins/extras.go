@@ -185,3 +185,14 @@ func (p *Plugin) invoke(ctx context.Context, export, label string, params any, s
 	}
 	return out, nil
 }
+
+// Complete asks a v2 plugin for completions of a prompt or resource-template
+// argument. params is the MCP CompleteRequest params with the plugin's own
+// names ({"ref":…, "argument":{"name","value"}, "context":…}); the result
+// is the MCP CompleteResult.
+func (p *Plugin) Complete(ctx context.Context, params json.RawMessage, sb *Sandbox) (json.RawMessage, error) {
+	if !p.hasExport("complete") {
+		return json.RawMessage(`{"completion":{"values":[]}}`), nil
+	}
+	return p.invoke(ctx, "complete", "complete", params, sb, "completion")
+}
