@@ -3,6 +3,7 @@ package plugins_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -103,4 +104,39 @@ func BenchmarkCallParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPrewarm compares a call that instantiates its own instance with
+// one served from instances made ahead (each still used once), with a
+// pause between calls as a client with think time would leave.
+func BenchmarkPrewarm(b *testing.B) {
+	ctx := context.Background()
+	wasm := testutil.ReadPlugin(b, "./examples/hello")
+	args := json.RawMessage(`{"name":"Ada"}`)
+	for _, n := range []int{0, 1, 2} {
+		b.Run(fmt.Sprintf("prewarm=%d", n), func(b *testing.B) {
+			rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(b)), plugins.WithPrewarm(n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Close(ctx)
+			p, err := rt.Load(ctx, "hello", wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Call(ctx, "greet", args, nil) // fills the pool
+			var inCall time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				time.Sleep(20 * time.Millisecond) // think time: the pool refills
+				b.StartTimer()
+				start := time.Now()
+				if _, err := p.Call(ctx, "greet", args, nil); err != nil {
+					b.Fatal(err)
+				}
+				inCall += time.Since(start)
+			}
+			b.ReportMetric(float64(inCall.Microseconds())/float64(b.N), "call-µs")
+		})
+	}
 }

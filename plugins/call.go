@@ -3,7 +3,6 @@ package plugins
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -181,7 +179,8 @@ type callState struct {
 	lastHeaders map[string]string
 	abort       error // the first failure a host function detected
 	callerCtx   context.Context
-	stderrTail  lastWords
+	stderrTail  *lastWords
+	hostCalls   int // host functions called; a pooled initialiser must make none
 }
 
 // budget is the memory one call may use: the guest's linear memory and its
@@ -334,52 +333,45 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(limits.Timeout))
 	defer cancel()
 
-	st := &callState{ctx: ctx, callerCtx: callerCtx, plugin: p.name, budget: &budget{limit: int64(limits.Memory)}, limits: limits, sandbox: sb}
-	st.arena = kernel.New(st.budget)
+	st := &callState{ctx: ctx, callerCtx: callerCtx, plugin: p.name, limits: limits, sandbox: sb}
 	st.logs = newPluginLog(ctx, sb, p.name, tool)
 	defer st.logs.finish()
-	if err := st.arena.SetInput(input); err != nil {
-		return nil, stats, cerr(ErrMemoryLimit, "the call's input does not fit: "+err.Error(), err)
-	}
 	stdout := st.logs.stream("stdout", slog.LevelInfo)
 	stderr := st.logs.stream("stderr", slog.LevelWarn)
 	defer stdout.flush()
 	defer stderr.flush()
 
-	cfg := wazero.NewModuleConfig().
-		WithName(""). // anonymous: any number of instances at once
-		WithStartFunctions().
-		WithSysWalltime().
-		WithSysNanotime().
-		WithNanosleep(func(ns int64) { sleepCtx(ctx, ns) }).
-		WithRandSource(rand.Reader).
-		WithStdout(stdout).
-		WithStderr(multiWriter{stderr, &st.stderrTail})
-	fsCfg, closeMounts, err := mountConfig(sb.Mounts)
-	if err != nil {
-		return nil, stats, cerr(ErrDenied, err.Error(), err)
-	}
-	defer closeMounts()
-	if fsCfg != nil {
-		cfg = cfg.WithFSConfig(fsCfg)
-	}
-
-	ictx := context.WithValue(ctx, stateKey{}, st)
-	ictx = experimental.WithMemoryAllocator(ictx, allocator{st.budget})
 	start := time.Now()
-	mod, err := p.rt.wz.InstantiateModule(ictx, p.compiled, cfg)
-	if err != nil {
-		return nil, stats, p.classify(ictx, st, tool, "instantiate", err)
-	}
-	defer mod.Close(context.Background())
-	if p.initFunc != "" {
-		if _, err := mod.ExportedFunction(p.initFunc).Call(ictx); err != nil {
-			return nil, stats, p.classify(ictx, st, tool, p.initFunc, err)
+	key := poolKey{memory: limits.Memory, mounts: mountsKey(sb.Mounts)}
+	inst := p.pool.take(key)
+	if inst != nil {
+		// Made ahead of time and never used: its initialiser called no host
+		// function, so the call gets a fresh host memory of its own.
+		st.budget = inst.budget
+		st.arena = kernel.New(inst.budget)
+		st.stderrTail = &inst.tail
+	} else {
+		var err error
+		inst, err = p.newInstance(ctx, st, int64(limits.Memory), sb.Mounts)
+		if err != nil {
+			var ce *CallError
+			if errors.As(err, &ce) {
+				return nil, stats, err
+			}
+			return nil, stats, cerr(ErrDenied, err.Error(), err)
 		}
 	}
+	defer inst.close()
+	p.pool.refill(p, key, limits, sb.Mounts)
+	inst.bind(ctx, stdout, stderr)
+	if err := st.arena.SetInput(input); err != nil {
+		return nil, stats, cerr(ErrMemoryLimit, "the call's input does not fit: "+err.Error(), err)
+	}
 	stats.Instantiate = time.Since(start)
+
+	ictx := context.WithValue(ctx, stateKey{}, st)
 	start = time.Now()
-	res, err := mod.ExportedFunction(export).Call(ictx)
+	res, err := inst.mod.ExportedFunction(export).Call(ictx)
 	stats.Execute = time.Since(start)
 	stats.MemoryBytes = st.budget.peak
 	if err != nil {

@@ -24,6 +24,7 @@ func stateFrom(ctx context.Context) *callState {
 		// Only reachable if a module is instantiated outside Plugin.run.
 		panic(errors.New("extism:host/env called outside a Warden plugin call"))
 	}
+	st.hostCalls++
 	return st
 }
 

@@ -72,6 +72,7 @@ type Plugin struct {
 	imports   []string
 	exports   []string
 	calls     *gate // per-plugin admission
+	pool      *instancePool
 	prompts   []Prompt
 	resources []Resource
 	templates []ResourceTemplate
@@ -90,7 +91,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	sum := sha256.Sum256(wasm)
 	p := &Plugin{name: name, rt: r, digest: "sha256:" + hex.EncodeToString(sum[:]), size: len(wasm),
-		calls: newGate(r.perPlugin, r.queue)}
+		calls: newGate(r.perPlugin, r.queue), pool: newInstancePool(r.prewarm, r.logger)}
 
 	m, err := ReadManifest(wasm)
 	if err != nil {
@@ -106,6 +107,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	ok := false
 	defer func() {
 		if !ok {
+			p.pool.close()
 			compiled.Close(ctx)
 		}
 	}()
@@ -193,8 +195,12 @@ func listOrNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// Close releases the compiled code. Calls in flight finish first.
-func (p *Plugin) Close(ctx context.Context) error { return p.compiled.Close(ctx) }
+// Close releases the instances made ahead of calls and the compiled code.
+// Calls in flight finish first.
+func (p *Plugin) Close(ctx context.Context) error {
+	p.pool.close()
+	return p.compiled.Close(ctx)
+}
 
 // Name is the name the plugin was loaded under.
 func (p *Plugin) Name() string { return p.name }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/tetratelabs/wazero"
@@ -22,6 +23,9 @@ const DefaultMaxModuleBytes = 64 << 20
 // Runtime compiles plugin modules and runs their calls. One Runtime serves
 // every plugin of a process; it is safe for concurrent use.
 type Runtime struct {
+	// mu guards wz against Close while instances are being made (the
+	// instance pools make them in the background).
+	mu             sync.RWMutex
 	wz             wazero.Runtime
 	cache          wazero.CompilationCache
 	logger         *slog.Logger
@@ -31,7 +35,12 @@ type Runtime struct {
 	calls          *gate // host-wide admission
 	perPlugin      int
 	queue          int
+	prewarm        int
 }
+
+// DefaultPrewarm is how many instances per plugin are kept instantiated and
+// initialised ahead of calls (each still serves exactly one call).
+const DefaultPrewarm = 1
 
 // Default concurrency: calls running at once host-wide and per plugin, and
 // calls allowed to wait for a slot before new ones are refused as busy.
@@ -43,6 +52,7 @@ const (
 
 type runtimeConfig struct {
 	concurrency, perPlugin, queue int
+	prewarm                       int
 	cacheDir                      string
 	logger                        *slog.Logger
 	maxModuleBytes                int64
@@ -123,18 +133,32 @@ func WithConcurrency(total, perPlugin, queue int) Option {
 	}
 }
 
+// WithPrewarm keeps n instances per plugin instantiated and initialised
+// ahead of calls, so a call does not wait for the module's start-up. Each
+// instance serves one call only; 0 disables it. Idle instances cost their
+// memory (a few MiB each for a Go plugin).
+func WithPrewarm(n int) Option {
+	return func(c *runtimeConfig) error {
+		if n < 0 || n > 64 {
+			return fmt.Errorf("prewarm: %d is not between 0 and 64", n)
+		}
+		c.prewarm = n
+		return nil
+	}
+}
+
 // NewRuntime returns a Runtime configured by opts. Close it to release the
 // compiled code.
 func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 	cfg := runtimeConfig{logger: slog.New(slog.DiscardHandler), maxModuleBytes: DefaultMaxModuleBytes,
-		concurrency: DefaultConcurrency, perPlugin: DefaultPerPluginConcurrency, queue: DefaultQueue}
+		concurrency: DefaultConcurrency, perPlugin: DefaultPerPluginConcurrency, queue: DefaultQueue, prewarm: DefaultPrewarm}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, fmt.Errorf("plugins: %w", err)
 		}
 	}
 	r := &Runtime{logger: cfg.logger, maxModuleBytes: cfg.maxModuleBytes, defaults: capabilities.DefaultLimits, ceilings: capabilities.MaxLimits,
-		calls: newGate(cfg.concurrency, cfg.queue), perPlugin: cfg.perPlugin, queue: cfg.queue}
+		calls: newGate(cfg.concurrency, cfg.queue), perPlugin: cfg.perPlugin, queue: cfg.queue, prewarm: cfg.prewarm}
 	if cfg.defaults != nil {
 		r.defaults = cfg.defaults.WithDefaults(capabilities.DefaultLimits)
 	}
@@ -172,6 +196,8 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 // Close releases the runtime and every plugin loaded by it. It is safe to
 // call on a partly constructed Runtime and more than once.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var errs []error
 	if r.wz != nil {
 		errs = append(errs, r.wz.Close(ctx))

@@ -106,11 +106,14 @@ type Admin struct {
 
 // Limits are host-wide bounds.
 type Limits struct {
-	Concurrency          int                 `yaml:"concurrency"`
-	PerPluginConcurrency int                 `yaml:"perPluginConcurrency"`
-	Queue                int                 `yaml:"queue"`
-	MaxBody              capabilities.Size   `yaml:"maxBody"`
-	Ceilings             capabilities.Limits `yaml:"ceilings"`
+	Concurrency          int               `yaml:"concurrency"`
+	PerPluginConcurrency int               `yaml:"perPluginConcurrency"`
+	Queue                int               `yaml:"queue"`
+	MaxBody              capabilities.Size `yaml:"maxBody"`
+	// Prewarm is how many instances per plugin are made ahead of calls
+	// (each still serves one call); nil means the default, 0 disables.
+	Prewarm  *int                `yaml:"prewarm"`
+	Ceilings capabilities.Limits `yaml:"ceilings"`
 }
 
 // Plugin is one served plugin.
@@ -462,6 +465,8 @@ func (c *Config) validate(lines map[string]int) Errors {
 	}
 	if c.Limits.Concurrency < 1 || c.Limits.PerPluginConcurrency < 1 || c.Limits.Queue < 0 {
 		bad("limits", "concurrency and perPluginConcurrency must be at least 1 and queue at least 0")
+	} else if c.Limits.Prewarm != nil && (*c.Limits.Prewarm < 0 || *c.Limits.Prewarm > 64) {
+		bad("limits.prewarm", "is %d; want 0 (off) to 64", *c.Limits.Prewarm)
 	} else if c.Limits.PerPluginConcurrency > c.Limits.Concurrency {
 		bad("limits.perPluginConcurrency", "is %d, more than limits.concurrency (%d)", c.Limits.PerPluginConcurrency, c.Limits.Concurrency)
 	}

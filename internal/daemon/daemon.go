@@ -92,12 +92,16 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(cfg.Store, 0o700); err != nil {
 		return fmt.Errorf("store %s: %w", cfg.Store, err)
 	}
-	rt, err := plugins.NewRuntime(ctx,
+	rtOpts := []plugins.Option{
 		plugins.WithCacheDir(filepath.Join(cfg.Store, "compiled")),
 		plugins.WithConcurrency(cfg.Limits.Concurrency, cfg.Limits.PerPluginConcurrency, cfg.Limits.Queue),
 		plugins.WithCeilings(cfg.Limits.Ceilings),
 		plugins.WithLogger(opts.Logger),
-	)
+	}
+	if cfg.Limits.Prewarm != nil {
+		rtOpts = append(rtOpts, plugins.WithPrewarm(*cfg.Limits.Prewarm))
+	}
+	rt, err := plugins.NewRuntime(ctx, rtOpts...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,232 @@
+package plugins
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/plugins/internal/kernel"
+)
+
+// instance is one instantiated, initialised module, used for exactly one
+// call and then closed.
+type instance struct {
+	mod         api.Module
+	budget      *budget
+	stdout      switchWriter
+	stderr      switchWriter
+	tail        lastWords
+	ctx         atomic.Pointer[context.Context] // the call's context, for sleeps
+	closeMounts func()
+}
+
+// switchWriter forwards to the writer of the call the instance serves;
+// output written before the call (by the initialiser) is discarded.
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return len(p), nil
+	}
+	return s.w.Write(p)
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	s.w = w
+	s.mu.Unlock()
+}
+
+// bind points the instance's output and sleeps at the call it serves.
+func (in *instance) bind(ctx context.Context, stdout, stderr io.Writer) {
+	in.ctx.Store(&ctx)
+	in.stdout.set(stdout)
+	in.stderr.set(stderr)
+}
+
+func (in *instance) sleep(ns int64) {
+	ctx := context.Background()
+	if c := in.ctx.Load(); c != nil {
+		ctx = *c
+	}
+	sleepCtx(ctx, ns)
+}
+
+func (in *instance) close() {
+	if in.mod != nil {
+		in.mod.Close(context.Background())
+	}
+	if in.closeMounts != nil {
+		in.closeMounts()
+	}
+}
+
+// newInstance instantiates the module and runs its initialiser with st as
+// the host functions' state, under a memory budget of limit bytes (guest
+// memory and host memory together).
+func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mounts []Mount) (*instance, error) {
+	in := &instance{budget: &budget{limit: limit}}
+	in.ctx.Store(&ctx)
+	st.budget = in.budget
+	st.arena = kernel.New(in.budget)
+	st.stderrTail = &in.tail
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous: any number of instances at once
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(in.sleep).
+		WithRandSource(rand.Reader).
+		WithStdout(&in.stdout).
+		WithStderr(multiWriter{&in.stderr, &in.tail})
+	fsCfg, closeMounts, err := mountConfig(mounts)
+	if err != nil {
+		return nil, err
+	}
+	in.closeMounts = closeMounts
+	if fsCfg != nil {
+		cfg = cfg.WithFSConfig(fsCfg)
+	}
+	ictx := context.WithValue(ctx, stateKey{}, st)
+	ictx = experimental.WithMemoryAllocator(ictx, allocator{in.budget})
+	p.rt.mu.RLock()
+	defer p.rt.mu.RUnlock()
+	if p.rt.wz == nil {
+		in.close()
+		return nil, &CallError{Plugin: p.name, Kind: ErrCanceled, Detail: "the runtime is closed"}
+	}
+	mod, err := p.rt.wz.InstantiateModule(ictx, p.compiled, cfg)
+	if err != nil {
+		in.close()
+		return nil, p.classify(ictx, st, "", "instantiate", err)
+	}
+	in.mod = mod
+	if p.initFunc != "" {
+		if _, err := mod.ExportedFunction(p.initFunc).Call(ictx); err != nil {
+			in.close()
+			return nil, p.classify(ictx, st, "", p.initFunc, err)
+		}
+	}
+	return in, nil
+}
+
+// poolKey identifies instances that are interchangeable: made under the
+// same memory limit with the same mounts.
+type poolKey struct {
+	memory capabilities.Size
+	mounts string
+}
+
+func mountsKey(ms []Mount) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.Host + "\x00" + m.Guest + "\x00" + map[bool]string{true: "ro", false: "rw"}[m.ReadOnly]
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\x01")
+}
+
+// instancePool keeps a few instances instantiated and initialised ahead of
+// calls, so a call does not wait for the module's start-up (for a Go plugin,
+// its runtime's _initialize). Each instance still serves exactly one call:
+// nothing survives a call. Pooling turns itself off for a plugin whose
+// initialiser calls host functions, since those would be bound to no call.
+type instancePool struct {
+	size     int
+	mu       sync.Mutex
+	ready    map[poolKey][]*instance
+	filling  map[poolKey]int
+	closed   bool
+	disabled bool
+	logger   *slog.Logger
+}
+
+func newInstancePool(size int, logger *slog.Logger) *instancePool {
+	return &instancePool{size: size, ready: map[poolKey][]*instance{}, filling: map[poolKey]int{}, logger: logger}
+}
+
+// take returns a ready instance for key, or nil.
+func (pl *instancePool) take(key poolKey) *instance {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	list := pl.ready[key]
+	if len(list) == 0 {
+		return nil
+	}
+	in := list[len(list)-1]
+	pl.ready[key] = list[:len(list)-1]
+	return in
+}
+
+// refill starts making instances for key until size are ready or on the
+// way.
+func (pl *instancePool) refill(p *Plugin, key poolKey, limits capabilities.Limits, mounts []Mount) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.size <= 0 || pl.closed || pl.disabled {
+		return
+	}
+	for n := pl.size - len(pl.ready[key]) - pl.filling[key]; n > 0; n-- {
+		pl.filling[key]++
+		go pl.fill(p, key, limits, mounts)
+	}
+}
+
+func (pl *instancePool) fill(p *Plugin, key poolKey, limits capabilities.Limits, mounts []Mount) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(limits.Timeout))
+	defer cancel()
+	st := &callState{ctx: ctx, callerCtx: context.Background(), plugin: p.name, limits: limits, sandbox: &Sandbox{}}
+	st.logs = newPluginLog(ctx, st.sandbox, p.name, "")
+	in, err := p.newInstance(ctx, st, int64(limits.Memory), mounts)
+	if err == nil {
+		in.ctx.Store(nil)
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.filling[key]--
+	switch {
+	case err != nil:
+		// The call path will meet (and report) the same failure.
+		pl.logger.Debug("instance pool: could not prepare an instance", slog.String("plugin", p.name), slog.String("error", err.Error()))
+	case st.hostCalls > 0:
+		in.close()
+		pl.disabled = true
+		pl.logger.Info("instance pool disabled: the plugin's initialiser calls host functions", slog.String("plugin", p.name))
+	case pl.closed:
+		in.close()
+	default:
+		pl.ready[key] = append(pl.ready[key], in)
+	}
+}
+
+// close discards the ready instances and stops refilling.
+func (pl *instancePool) close() {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.closed = true
+	for k, list := range pl.ready {
+		for _, in := range list {
+			in.close()
+		}
+		delete(pl.ready, k)
+	}
+}
