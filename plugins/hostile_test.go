@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardenmcp/warden/capabilities"
 	"github.com/wardenmcp/warden/capabilities/netguard"
+	"github.com/wardenmcp/warden/internal/testutil"
 	"github.com/wardenmcp/warden/plugins"
 )
 
@@ -248,7 +249,7 @@ limits:
 		}
 	}
 	// A plugin that logs, prints and panics with its secret leaks it nowhere.
-	var logs syncBuffer
+	var logs testutil.Buffer
 	leakSB, err := runtime(t).SandboxFromGrant(context.Background(), "hostile", g, capabilities.DefaultProviders())
 	if err != nil {
 		t.Fatal(err)

@@ -319,7 +319,7 @@ func TestLoadRefusesBadModules(t *testing.T) {
 
 func TestPluginLogsAreEscapedAndCapped(t *testing.T) {
 	p := load(t, "./plugins/testdata/logger", "logger")
-	var buf syncBuffer
+	var buf testutil.Buffer
 	sb := &plugins.Sandbox{Log: newJSONLogger(&buf), LogBytes: 4096}
 	mustCall(t, p, "spam", "", sb)
 	out := buf.String()

@@ -1,10 +1,8 @@
 package plugins_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
-	"sync"
 )
 
 // Value types in the binary encoding.
@@ -89,23 +87,6 @@ func uleb(v uint32) []byte {
 		}
 		return append(out, c)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newJSONLogger(w io.Writer) *slog.Logger {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -152,7 +151,7 @@ func TestDemoServesSignedExamples(t *testing.T) {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var out syncBuf
+	var out testutil.Buffer
 	go func() {
 		done <- demo.Run(ctx, demo.Options{Listen: "127.0.0.1:0", Out: &out, Loader: &storeLoader{}, ToolsHash: toolsHash,
 			Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { ready <- a }})
@@ -203,23 +202,6 @@ func TestDemoServesSignedExamples(t *testing.T) {
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("demo exit: %v", err)
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestSignInstallVerify(t *testing.T) {

@@ -61,6 +61,23 @@ func (f *storeFlags) resolve(cmd *cobra.Command) (*config.Config, error) {
 	return cfg, nil
 }
 
+// open applies --config and opens the store and the lockfile.
+func (f *storeFlags) open(cmd *cobra.Command) (*config.Config, *registry.Store, *registry.Lockfile, error) {
+	cfg, err := f.resolve(cmd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store, err := registry.OpenStore(f.store)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lock, err := registry.ReadLockfile(f.lockfile)
+	if err != nil {
+		return nil, nil, nil, usageError{err}
+	}
+	return cfg, store, lock, nil
+}
+
 // verifier builds the trust policy: from the config's trust: list, or from
 // the flags for the one plugin name.
 func (f *storeFlags) verifier(cfg *config.Config, name string, store *registry.Store) (*signing.Verifier, error) {
@@ -301,17 +318,9 @@ hash pinned at install. Prints one line per plugin; exits 1 if any fails.`,
 		Args: argsBetween(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := f.resolve(cmd)
+			cfg, store, lock, err := f.open(cmd)
 			if err != nil {
 				return err
-			}
-			store, err := registry.OpenStore(f.store)
-			if err != nil {
-				return err
-			}
-			lock, err := registry.ReadLockfile(f.lockfile)
-			if err != nil {
-				return usageError{err}
 			}
 			names := lock.Names()
 			if len(args) == 1 {
@@ -457,16 +466,9 @@ API). Credentials come from ~/.docker/config.json.`,
 		Example: `  warden plugin push hello oci://127.0.0.1:5000/plugins/hello:0.1.0 --insecure-loopback-http`,
 		Args:    argsBetween(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := f.resolve(cmd); err != nil {
-				return err
-			}
-			store, err := registry.OpenStore(f.store)
+			_, store, lock, err := f.open(cmd)
 			if err != nil {
 				return err
-			}
-			lock, err := registry.ReadLockfile(f.lockfile)
-			if err != nil {
-				return usageError{err}
 			}
 			opts := &registry.SourceOptions{InsecureLoopbackHTTP: insecureHTTP}
 			if creds, err := registry.DockerCredentials(); err == nil {
