@@ -47,9 +47,9 @@ func (p *Plugin) hasExport(name string) bool {
 	return f != nil && len(f.ParamTypes()) == 0 && len(f.ResultTypes()) == 1
 }
 
-// listExtras asks a v2 plugin for its prompts, resources and templates, in
-// a throwaway instance, at load.
-func (p *Plugin) listExtras(ctx context.Context) error {
+// listExtras asks a v2 plugin for its prompts, resources and templates, at
+// load, in the throwaway instance that listed its tools.
+func (p *Plugin) listExtras(ctx context.Context, ls *lister) error {
 	if p.abi != ABIv2 {
 		return nil
 	}
@@ -57,7 +57,7 @@ func (p *Plugin) listExtras(ctx context.Context) error {
 		if !p.hasExport(export) {
 			return nil
 		}
-		out, _, err := p.run(ctx, export, []byte(`{"request":{},"context":{}}`), &Sandbox{}, "")
+		out, err := ls.call(ctx, export, []byte(`{"request":{},"context":{}}`))
 		if err != nil {
 			return fmt.Errorf("%s: %w", export, err)
 		}

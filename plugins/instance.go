@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -230,3 +231,54 @@ func (pl *instancePool) close() {
 		delete(pl.ready, k)
 	}
 }
+
+// lister runs a plugin's list exports at load, one after another, in a
+// single throwaway instance that has no capabilities: one start-up instead
+// of one per export.
+type lister struct {
+	p      *Plugin
+	inst   *instance
+	st     *callState
+	limits capabilities.Limits
+}
+
+func (p *Plugin) newLister(ctx context.Context) (*lister, error) {
+	limits := p.rt.EffectiveLimits(capabilities.Limits{})
+	st := &callState{ctx: ctx, callerCtx: ctx, plugin: p.name, limits: limits, sandbox: &Sandbox{}}
+	st.logs = newPluginLog(ctx, st.sandbox, p.name, "")
+	ictx, cancel := context.WithTimeout(ctx, time.Duration(limits.Timeout))
+	defer cancel()
+	in, err := p.newInstance(ictx, st, int64(limits.Memory), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &lister{p: p, inst: in, st: st, limits: limits}, nil
+}
+
+// call runs export with input and returns its output.
+func (l *lister) call(ctx context.Context, export string, input []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(l.limits.Timeout))
+	defer cancel()
+	st := l.st
+	st.ctx, st.callerCtx = ctx, ctx
+	st.output, st.outputSet, st.errMsg, st.errSet, st.abort = nil, false, "", false, nil
+	if err := st.arena.SetInput(input); err != nil {
+		return nil, &CallError{Plugin: l.p.name, Kind: ErrMemoryLimit, Detail: err.Error(), Err: err}
+	}
+	l.inst.bind(ctx, io.Discard, io.Discard)
+	ictx := context.WithValue(ctx, stateKey{}, st)
+	res, err := l.inst.mod.ExportedFunction(export).Call(ictx)
+	if err != nil {
+		return nil, l.p.classify(ictx, st, "", export, err)
+	}
+	if rc := int32(res[0]); rc != 0 {
+		msg := escape([]byte(st.errMsg))
+		if msg == "" {
+			msg = fmt.Sprintf("export %s returned %d without an error message", export, rc)
+		}
+		return nil, &CallError{Plugin: l.p.name, Kind: ErrPluginFailed, Detail: msg}
+	}
+	return append([]byte(nil), st.output...), nil
+}
+
+func (l *lister) close() { l.inst.close() }

@@ -151,7 +151,12 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 		}
 	}
 
-	out, _, err := p.run(ctx, p.abi.listExport(), []byte(`{"context":{},"request":{}}`), &Sandbox{}, "")
+	ls, err := p.newLister(ctx)
+	if err != nil {
+		return nil, lerr(ErrInvalidModule, "starting the module: "+err.Error(), err)
+	}
+	defer ls.close()
+	out, err := ls.call(ctx, p.abi.listExport(), []byte(`{"context":{},"request":{}}`))
 	if err != nil {
 		return nil, lerr(ErrInvalidModule, "listing tools: "+err.Error(), err)
 	}
@@ -164,7 +169,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	for i, t := range tools {
 		p.toolIndex[t.Name] = i
 	}
-	if err := p.listExtras(ctx); err != nil {
+	if err := p.listExtras(ctx, ls); err != nil {
 		return nil, lerr(ErrInvalidTool, err.Error(), err)
 	}
 	ok = true

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,6 +72,7 @@ type Daemon struct {
 	srv     *host.Server
 	mu      sync.Mutex // serialises reloads
 	cfg     *config.Config
+	modMu   sync.Mutex
 	modules map[string]*plugins.Plugin // by name+digest, reused across reloads
 }
 
@@ -221,8 +223,27 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
 	var set []*host.Plugin
 	var failed []host.PluginStatus
 	keep := map[string]bool{}
-	for _, pc := range cfg.Plugins {
-		p, err := d.loadOne(ctx, cfg, pc)
+	// Plugins load in parallel (verification and start-up are CPU-bound),
+	// and are served in config order.
+	type loaded struct {
+		p   *host.Plugin
+		err error
+	}
+	results := make([]loaded, len(cfg.Plugins))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for i, pc := range cfg.Plugins {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p, err := d.loadOne(ctx, cfg, pc)
+			results[i] = loaded{p, err}
+		}()
+	}
+	wg.Wait()
+	for i, pc := range cfg.Plugins {
+		p, err := results[i].p, results[i].err
 		if err != nil {
 			d.log.Error("plugin refused", slog.String("plugin", pc.Name), slog.String("error", err.Error()))
 			d.srv.RecordLoadFailure(pc.Name, loadFailureReason(err))
@@ -275,7 +296,9 @@ func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plug
 		}
 	}
 	key := pc.Name + "@" + ld.Digest
+	d.modMu.Lock()
 	mod := d.modules[key]
+	d.modMu.Unlock()
 	if mod == nil {
 		mod, err = d.rt.Load(ctx, pc.Name, ld.Wasm)
 		if err != nil {
@@ -296,7 +319,9 @@ func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plug
 				return nil, fmt.Errorf("its tool definitions changed since install (lockfile %s, now %s): a description or schema changed after review; reinstall with --accept-tool-changes after reviewing the diff", ld.ToolsHash, got)
 			}
 		}
+		d.modMu.Lock()
 		d.modules[key] = mod
+		d.modMu.Unlock()
 	}
 	hp := &host.Plugin{Name: pc.Name, Module: mod, Grant: grant, Expose: pc.Expose, Tools: map[string]host.ToolOverride{},
 		Scopes: pc.Scopes, RateLimit: pc.RateLimit, Signer: ld.Signer}
