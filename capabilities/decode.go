@@ -334,6 +334,17 @@ func (p *parser) str(n *yaml.Node, field string) (string, bool) {
 	return p.text(n, field, false)
 }
 
+// required reads a string field like str, and reports it as missing (with
+// what is wanted) when the mapping parent lacks it; a present but invalid
+// value is reported by str.
+func (p *parser) required(parent, n *yaml.Node, field, want string) (string, bool) {
+	if isNull(n) {
+		p.errorf(parent, field, "is required (want %s)", want)
+		return "", false
+	}
+	return p.str(n, field)
+}
+
 // text reads a string field like str; with multiline, line feeds and tabs
 // are allowed in it.
 func (p *parser) text(n *yaml.Node, field string, multiline bool) (string, bool) {

@@ -213,7 +213,7 @@ func (p *parser) rule(n *yaml.Node, field string, grant bool) (netguard.Rule, bo
 		return r, false
 	}
 	ok = true
-	if h, present := p.str(m["host"], field+".host"); present {
+	if h, present := p.required(n, m["host"], field+".host", "a host name such as api.example.com"); present {
 		norm, msg := normalizeHost(h)
 		if msg != "" {
 			p.errorf(m["host"], field+".host", "%s", msg)
@@ -221,9 +221,6 @@ func (p *parser) rule(n *yaml.Node, field string, grant bool) (netguard.Rule, bo
 		}
 		r.Host = norm
 	} else {
-		if isNull(m["host"]) {
-			p.errorf(n, field+".host", "is required (want a host name such as api.example.com)")
-		}
 		ok = false
 	}
 
@@ -334,20 +331,17 @@ func (p *parser) mounts(items []*yaml.Node, field string, withHost bool) []Mount
 		}
 		var mt Mount
 		if withHost {
-			if h, present := p.str(m["host"], f+".host"); present {
+			if h, present := p.required(item, m["host"], f+".host", "an absolute path on the host, such as /srv/data"); present {
 				if msg := checkHostPath(h); msg != "" {
 					p.errorf(m["host"], f+".host", "%s", msg)
 					ok = false
 				}
 				mt.Host = h
 			} else {
-				if isNull(m["host"]) {
-					p.errorf(item, f+".host", "is required (want an absolute path on the host, such as /srv/data)")
-				}
 				ok = false
 			}
 		}
-		if g, present := p.str(m["guest"], f+".guest"); present {
+		if g, present := p.required(item, m["guest"], f+".guest", "the absolute path the plugin sees, such as /data"); present {
 			if msg := checkGuestPath(g); msg != "" {
 				p.errorf(m["guest"], f+".guest", "%s", msg)
 				ok = false
@@ -367,9 +361,6 @@ func (p *parser) mounts(items []*yaml.Node, field string, withHost bool) []Mount
 			}
 			mt.Guest = g
 		} else {
-			if isNull(m["guest"]) {
-				p.errorf(item, f+".guest", "is required (want the absolute path the plugin sees, such as /data)")
-			}
 			ok = false
 		}
 		mt.Mode = ReadOnly
@@ -452,7 +443,7 @@ func (p *parser) secrets(items []*yaml.Node, field string, withFrom bool) []Secr
 			continue
 		}
 		var s Secret
-		if name, present := p.str(m["name"], f+".name"); present {
+		if name, present := p.required(item, m["name"], f+".name", "an identifier such as GITHUB_TOKEN"); present {
 			switch j, dup := seen[name]; {
 			case !identifierRE.MatchString(name):
 				p.errorf(m["name"], f+".name", "%q is not allowed (want an identifier such as GITHUB_TOKEN: letters, digits and _, not starting with a digit)", name)
@@ -465,22 +456,16 @@ func (p *parser) secrets(items []*yaml.Node, field string, withFrom bool) []Secr
 			}
 			s.Name = name
 		} else {
-			if isNull(m["name"]) {
-				p.errorf(item, f+".name", "is required (want an identifier such as GITHUB_TOKEN)")
-			}
 			ok = false
 		}
 		if withFrom {
-			if from, present := p.str(m["from"], f+".from"); present {
+			if from, present := p.required(item, m["from"], f+".from", "env:NAME or file:/absolute/path"); present {
 				if msg := checkSecretRef(from); msg != "" {
 					p.errorf(m["from"], f+".from", "%s", msg)
 					ok = false
 				}
 				s.From = from
 			} else {
-				if isNull(m["from"]) {
-					p.errorf(item, f+".from", "is required (want env:NAME or file:/absolute/path)")
-				}
 				ok = false
 			}
 			redact := true
