@@ -358,41 +358,32 @@ func TestSwapKeepsOldSetOnError(t *testing.T) {
 }
 
 func TestPromptsAndResources(t *testing.T) {
-	module(t, "hello", "./examples/hello")
-	s, err := host.New(host.Options{Runtime: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Swap([]*host.Plugin{{Name: "notes", Module: module(t, "notes", "./examples/notes")}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
+	srvURL := serveSet(t, &host.Plugin{Name: "notes", Module: module(t, "notes", "./examples/notes")})
 	for _, v := range []string{"2025-11-25", "2026-07-28"} {
 		t.Run(v, func(t *testing.T) {
-			_, out := post(t, srv.URL, v, "prompts/list", nil, nil)
+			_, out := post(t, srvURL, v, "prompts/list", nil, nil)
 			if out.Error != nil || !strings.Contains(string(out.Result), `"name":"notes.summarize"`) {
 				t.Fatalf("prompts/list: %s %+v", out.Result, out.Error)
 			}
-			_, out = post(t, srv.URL, v, "prompts/get", map[string]any{"name": "notes.summarize", "arguments": map[string]any{"topic": "Go"}}, nil)
+			_, out = post(t, srvURL, v, "prompts/get", map[string]any{"name": "notes.summarize", "arguments": map[string]any{"topic": "Go"}}, nil)
 			if out.Error != nil || !strings.Contains(string(out.Result), "Summarize my notes on Go") {
 				t.Fatalf("prompts/get: %s %+v", out.Result, out.Error)
 			}
-			_, out = post(t, srv.URL, v, "resources/list", nil, nil)
+			_, out = post(t, srvURL, v, "resources/list", nil, nil)
 			if out.Error != nil || !strings.Contains(string(out.Result), "notes://readme") {
 				t.Fatalf("resources/list: %s %+v", out.Result, out.Error)
 			}
-			_, out = post(t, srv.URL, v, "resources/templates/list", nil, nil)
+			_, out = post(t, srvURL, v, "resources/templates/list", nil, nil)
 			if out.Error != nil || !strings.Contains(string(out.Result), "notes://topic/{name}") {
 				t.Fatalf("resources/templates/list: %s %+v", out.Result, out.Error)
 			}
 			for uri, want := range map[string]string{"notes://readme": "it does not store them", "notes://topic/wasm": "# wasm"} {
-				_, out = post(t, srv.URL, v, "resources/read", map[string]any{"uri": uri}, map[string]string{"Mcp-Name": uri})
+				_, out = post(t, srvURL, v, "resources/read", map[string]any{"uri": uri}, map[string]string{"Mcp-Name": uri})
 				if out.Error != nil || !strings.Contains(string(out.Result), want) {
 					t.Fatalf("resources/read %s: %s %+v", uri, out.Result, out.Error)
 				}
 			}
-			resp, out := post(t, srv.URL, v, "resources/read", map[string]any{"uri": "other://x"}, map[string]string{"Mcp-Name": "other://x"})
+			resp, out := post(t, srvURL, v, "resources/read", map[string]any{"uri": "other://x"}, map[string]string{"Mcp-Name": "other://x"})
 			if resp.StatusCode == http.StatusOK && out.Error == nil {
 				t.Fatalf("unknown resource answered: %s", out.Result)
 			}
@@ -401,17 +392,8 @@ func TestPromptsAndResources(t *testing.T) {
 }
 
 func TestPromptMissingArgumentIsInvalidParams(t *testing.T) {
-	module(t, "hello", "./examples/hello")
-	s, err := host.New(host.Options{Runtime: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Swap([]*host.Plugin{{Name: "notes", Module: module(t, "notes", "./examples/notes")}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	_, out := post(t, srv.URL, "2025-11-25", "prompts/get", map[string]any{"name": "notes.summarize", "arguments": map[string]any{}}, nil)
+	srvURL := serveSet(t, &host.Plugin{Name: "notes", Module: module(t, "notes", "./examples/notes")})
+	_, out := post(t, srvURL, "2025-11-25", "prompts/get", map[string]any{"name": "notes.summarize", "arguments": map[string]any{}}, nil)
 	if out.Error == nil || out.Error.Code != -32602 || !strings.Contains(out.Error.Message, `"topic"`) {
 		t.Fatalf("error = %+v", out.Error)
 	}
@@ -498,28 +480,36 @@ func TestDeepReadinessAndStatusPage(t *testing.T) {
 }
 
 func TestCompletionsRouteToThePlugin(t *testing.T) {
-	module(t, "hello", "./examples/hello")
-	s, err := host.New(host.Options{Runtime: rt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Swap([]*host.Plugin{{Name: "conformance", Module: module(t, "conformance", "./examples/conformance")}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
+	srvURL := serveSet(t, &host.Plugin{Name: "conformance", Module: module(t, "conformance", "./examples/conformance")})
 	var prompt string
 	for _, p := range module(t, "conformance", "./examples/conformance").Prompts() {
 		prompt = "conformance." + p.Name
 	}
-	_, out := post(t, srv.URL, "2025-11-25", "completion/complete", map[string]any{
+	_, out := post(t, srvURL, "2025-11-25", "completion/complete", map[string]any{
 		"ref": map[string]any{"type": "ref/prompt", "name": prompt}, "argument": map[string]any{"name": "arg1", "value": "pa"}}, nil)
 	if out.Error != nil || !strings.Contains(string(out.Result), `"paris"`) || strings.Contains(string(out.Result), `"test"`) {
 		t.Fatalf("completion: %s %+v", out.Result, out.Error)
 	}
-	_, out = post(t, srv.URL, "2025-11-25", "completion/complete", map[string]any{
+	_, out = post(t, srvURL, "2025-11-25", "completion/complete", map[string]any{
 		"ref": map[string]any{"type": "ref/prompt", "name": "nope.nothing"}, "argument": map[string]any{"name": "a", "value": "p"}}, nil)
 	if out.Error != nil || !strings.Contains(string(out.Result), `"values":[]`) {
 		t.Fatalf("unknown prompt completion: %s %+v", out.Result, out.Error)
 	}
+}
+
+// serveSet serves set on a fresh Server with default options and returns
+// its URL.
+func serveSet(t *testing.T, set ...*host.Plugin) string {
+	t.Helper()
+	module(t, "hello", "./examples/hello") // starts the shared runtime
+	s, err := host.New(host.Options{Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Swap(set, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
