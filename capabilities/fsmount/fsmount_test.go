@@ -342,7 +342,9 @@ func TestFile(t *testing.T) {
 	if n != 11 {
 		t.Fatalf("Write = %d", n)
 	}
-	n, errno = f.Pwrite([]byte("HELLO"), 0)
+	if n, errno = f.Pwrite([]byte("HELLO"), 0); n != 5 {
+		t.Fatalf("Pwrite = %d", n)
+	}
 	check("Pwrite", errno)
 	buf := make([]byte, 5)
 	n, errno = f.Pread(buf, 6)

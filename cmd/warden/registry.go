@@ -359,20 +359,18 @@ func verifyOne(ctx context.Context, f *storeFlags, cfg *config.Config, name stri
 	if !ok {
 		return fmt.Errorf("%w: not in %s", registry.ErrNotInstalled, f.lockfile)
 	}
-	var wasm []byte
-	var err error
 	if e.InsecureSkipSignature {
-		wasm, err = registry.LoadUnverified(name, lock, store)
-		if err == nil {
-			err = errors.New("installed with --insecure-skip-signature: there is no signature to verify")
+		if _, err := registry.LoadUnverified(name, lock, store); err != nil {
+			return err
 		}
-		return err
+		return errors.New("installed with --insecure-skip-signature: there is no signature to verify")
 	}
 	v, err := f.verifier(cfg, name, store)
 	if err != nil {
 		return err
 	}
-	if wasm, _, err = registry.LoadVerified(ctx, name, lock, v, store); err != nil {
+	wasm, _, err := registry.LoadVerified(ctx, name, lock, v, store)
+	if err != nil {
 		return err
 	}
 	defs, err := listTools(rt, name)(ctx, wasm)

@@ -129,8 +129,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 	}
 	type clientStats struct {
-		lat                       []time.Duration
-		errs, wCalls, wErrs, alls int64
+		lat                 []time.Duration
+		errs, wCalls, wErrs int64
 	}
 	stats := make([]clientStats, c.Clients)
 	start := time.Now()

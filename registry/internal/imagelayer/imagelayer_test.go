@@ -13,7 +13,6 @@ type entry struct {
 	name, link string
 	typ        byte
 	body       []byte
-	size       int64 // when non-zero, overrides len(body) in the header
 }
 
 func makeTar(t testing.TB, gz bool, entries ...entry) []byte {
