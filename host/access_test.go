@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -94,12 +95,12 @@ func TestAuthentication(t *testing.T) {
 		{"no token", "", 401, `resource_metadata="`},
 		{"other scheme", "Token abc", 401, `resource_metadata="`},
 		{"malformed bearer", "Bearer a b", 401, `error="invalid_request"`},
-		{"expired", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), 401, `error="invalid_token"`},
-		{"not yet valid", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() }), 401, `error="invalid_token"`},
-		{"wrong issuer", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["iss"] = "https://evil.test" }), 401, `error="invalid_token"`},
-		{"wrong audience", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["aud"] = "https://other.test/mcp" }), 401, `error="invalid_token"`},
-		{"wrong key", "Bearer " + newIDP(t).token(t, "a", "tools:hello", nil), 401, `error="invalid_token"`},
-		{"alg none", "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + strings.TrimRight(jsonB64(`{"iss":"https://id.test","aud":"https://mcp.test/mcp","sub":"a","exp":9999999999}`), "=") + ".", 401, `error="invalid_token"`},
+		{"expired", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), 401, `token expired at`},
+		{"not yet valid", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() }), 401, `token is not valid before`},
+		{"wrong issuer", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["iss"] = "https://evil.test" }), 401, `token issuer is https://evil.test but this server trusts https://id.test`},
+		{"wrong audience", "Bearer " + p.token(t, "a", "tools:hello", func(c map[string]any) { c["aud"] = "https://other.test/mcp" }), 401, `token audience is [https://other.test/mcp]`},
+		{"wrong key", "Bearer " + newIDP(t).token(t, "a", "tools:hello", nil), 401, `token signature does not verify`},
+		{"alg none", "Bearer " + base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://id.test","aud":"https://mcp.test/mcp","sub":"a","exp":9999999999}`)) + ".", 401, `token alg is 'none'`},
 		{"valid", "Bearer " + good, 200, ""},
 	}
 	for _, tt := range tests {
@@ -127,23 +128,6 @@ func TestAuthentication(t *testing.T) {
 			t.Errorf("%s: %v", path, md)
 		}
 	}
-}
-
-func jsonB64(s string) string {
-	const enc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	b := []byte(s)
-	var out strings.Builder
-	for i := 0; i < len(b); i += 3 {
-		var n uint32
-		k := copy([]byte{0, 0, 0}, b[i:])
-		chunk := make([]byte, 3)
-		copy(chunk, b[i:])
-		n = uint32(chunk[0])<<16 | uint32(chunk[1])<<8 | uint32(chunk[2])
-		for j := 0; j < k+1; j++ {
-			out.WriteByte(enc[(n>>(18-6*j))&63])
-		}
-	}
-	return out.String()
 }
 
 func TestScopesFilterAndStepUp(t *testing.T) {
