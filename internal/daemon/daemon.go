@@ -26,6 +26,7 @@ import (
 	"github.com/wardenmcp/warden/host"
 	"github.com/wardenmcp/warden/internal/config"
 	"github.com/wardenmcp/warden/plugins"
+	"github.com/wardenmcp/warden/registry"
 )
 
 // Loaded is a plugin's verified bytes and what the loader knows of them.
@@ -292,7 +293,7 @@ func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plug
 	}
 	for _, denied := range cfg.Deny {
 		if denied == ld.Digest {
-			return nil, fmt.Errorf("digest %s is on the deny list in %s", ld.Digest, cfg.File)
+			return nil, fmt.Errorf("%w: %s is listed under deny: in %s", registry.ErrDenied, ld.Digest, cfg.File)
 		}
 	}
 	key := pc.Name + "@" + ld.Digest
@@ -316,7 +317,7 @@ func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plug
 			}
 			if got != ld.ToolsHash {
 				mod.Close(ctx)
-				return nil, fmt.Errorf("its tool definitions changed since install (lockfile %s, now %s): a description or schema changed after review; reinstall with --accept-tool-changes after reviewing the diff", ld.ToolsHash, got)
+				return nil, fmt.Errorf("%w since install (lockfile %s, now %s): a description or schema changed after review; reinstall with --accept-tool-changes after reviewing the diff", registry.ErrToolsChanged, ld.ToolsHash, got)
 			}
 		}
 		d.modMu.Lock()
@@ -406,17 +407,16 @@ func (d *Daemon) serveAdmin(cfg *config.Config, errc chan<- error) (*http.Server
 // loadFailureReason is a short, bounded metric label for why a plugin was
 // refused.
 func loadFailureReason(err error) string {
-	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "store was modified"):
+	case errors.Is(err, registry.ErrTampered), errors.Is(err, registry.ErrMismatch):
 		return "tampered"
-	case strings.Contains(msg, "not installed"), strings.Contains(msg, "has no entry"):
+	case errors.Is(err, registry.ErrNotInstalled):
 		return "not_installed"
-	case strings.Contains(msg, "deny list"):
+	case errors.Is(err, registry.ErrDenied), errors.Is(err, registry.ErrDisabled):
 		return "denied"
-	case strings.Contains(msg, "tool definitions changed"):
+	case errors.Is(err, registry.ErrToolsChanged):
 		return "tools_changed"
-	case strings.Contains(msg, "signature"), strings.Contains(msg, "trust"), strings.Contains(msg, "signed"):
+	case errors.Is(err, registry.ErrVerification), errors.Is(err, registry.ErrUnsigned), errors.Is(err, registry.ErrInsecureEntry):
 		return "verification"
 	}
 	return "load"

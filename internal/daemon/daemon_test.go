@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardenmcp/warden/internal/config"
 	"github.com/wardenmcp/warden/internal/testutil"
+	"github.com/wardenmcp/warden/registry"
 )
 
 // fakeLoader serves modules built from example packages, by plugin name.
@@ -146,5 +147,24 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestLoadFailureReason(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("plugin x: %w", registry.ErrTampered), "tampered"},
+		{fmt.Errorf("%w: no entry", registry.ErrNotInstalled), "not_installed"},
+		{fmt.Errorf("%w: sha256:…", registry.ErrDenied), "denied"},
+		{fmt.Errorf("%w since install", registry.ErrToolsChanged), "tools_changed"},
+		{fmt.Errorf("x: %w", registry.ErrVerification), "verification"},
+		{errors.New("compile: bad magic"), "load"},
+	}
+	for _, tt := range tests {
+		if got := loadFailureReason(tt.err); got != tt.want {
+			t.Errorf("loadFailureReason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
