@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wardenmcp/warden/capabilities"
@@ -202,45 +201,6 @@ func (b *budget) Grow(delta int64) bool {
 	return true
 }
 
-// linearMemory backs an instance's memory and refuses to grow past the
-// call's budget, so memory.grow fails in the guest instead of the host
-// running out. The backing array grows geometrically (never past the
-// budget), because the Go runtime grows its heap in small steps and copying
-// the whole memory at every step is quadratic.
-type linearMemory struct {
-	buf    []byte
-	budget *budget
-	max    uint64
-}
-
-func (m *linearMemory) Reallocate(size uint64) []byte {
-	cur := uint64(len(m.buf))
-	if size <= cur {
-		return m.buf[:size]
-	}
-	if size > m.max || !m.budget.Grow(int64(size-cur)) {
-		return nil
-	}
-	if size <= uint64(cap(m.buf)) {
-		m.buf = m.buf[:size]
-		return m.buf
-	}
-	c := max(size, 2*uint64(cap(m.buf)))
-	c = min(c, max(size, uint64(m.budget.limit)), m.max)
-	nb := make([]byte, size, c)
-	copy(nb, m.buf)
-	m.buf = nb
-	return nb
-}
-
-func (m *linearMemory) Free() { m.buf = nil }
-
-type allocator struct{ budget *budget }
-
-func (a allocator) Allocate(_, max uint64) experimental.LinearMemory {
-	return &linearMemory{budget: a.budget, max: max}
-}
-
 // lastWords keeps the beginning and the end of the guest's stderr, where a
 // Go plugin prints why it died: the "panic:" or "fatal error:" line comes
 // first, followed by a stack trace that can run for pages.
@@ -352,7 +312,7 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 		st.stderrTail = &inst.tail
 	} else {
 		var err error
-		inst, err = p.newInstance(ctx, st, int64(limits.Memory), sb.Mounts)
+		inst, err = p.newInstance(ctx, st, int64(limits.Memory), sb.Mounts, instanceOptions{})
 		if err != nil {
 			var ce *CallError
 			if errors.As(err, &ce) {
@@ -363,6 +323,7 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 	}
 	defer inst.close()
 	p.pool.refill(p, key, limits, sb.Mounts)
+	p.ensureImage(sb.Mounts)
 	inst.bind(ctx, stdout, stderr)
 	if err := st.arena.SetInput(input); err != nil {
 		return nil, stats, cerr(ErrMemoryLimit, "the call's input does not fit: "+err.Error(), err)

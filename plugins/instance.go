@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/internal/wasmbin"
 	"github.com/wardenmcp/warden/plugins/internal/kernel"
 )
 
@@ -24,6 +25,7 @@ import (
 // call and then closed.
 type instance struct {
 	mod         api.Module
+	mem         *guestMemory
 	budget      *budget
 	stdout      switchWriter
 	stderr      switchWriter
@@ -78,22 +80,34 @@ func (in *instance) close() {
 	}
 }
 
-// newInstance instantiates the module and runs its initialiser with st as
-// the host functions' state, under a memory budget of limit bytes (guest
-// memory and host memory together).
-func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mounts []Mount) (*instance, error) {
+// instanceOptions adjust newInstance for making memory images.
+type instanceOptions struct {
+	random  io.Reader // the guest's random source; crypto/rand when nil
+	noImage bool      // run the initialiser even when an image exists
+}
+
+// newInstance instantiates the module and brings it to its initialised
+// state with st as the host functions' state, under a memory budget of
+// limit bytes (guest memory and host memory together): from the plugin's
+// memory image for mounts when there is one, else by running the
+// initialiser.
+func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mounts []Mount, o instanceOptions) (*instance, error) {
 	in := &instance{budget: &budget{limit: limit}}
 	in.ctx.Store(&ctx)
 	st.budget = in.budget
 	st.arena = kernel.New(in.budget)
 	st.stderrTail = &in.tail
+	random := o.random
+	if random == nil {
+		random = rand.Reader
+	}
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: any number of instances at once
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
 		WithNanosleep(in.sleep).
-		WithRandSource(rand.Reader).
+		WithRandSource(random).
 		WithStdout(&in.stdout).
 		WithStderr(multiWriter{&in.stderr, &in.tail})
 	fsCfg, closeMounts, err := mountConfig(mounts)
@@ -104,8 +118,15 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 	if fsCfg != nil {
 		cfg = cfg.WithFSConfig(fsCfg)
 	}
+	var img *image
+	if !o.noImage {
+		img = p.snap.get(mountsKey(mounts))
+		if img != nil && int64(len(img.mem)) > limit {
+			img = nil // the call's limit is below the image: let the initialiser fail as it would
+		}
+	}
 	ictx := context.WithValue(ctx, stateKey{}, st)
-	ictx = experimental.WithMemoryAllocator(ictx, allocator{in.budget})
+	ictx = experimental.WithMemoryAllocator(ictx, allocator{budget: in.budget, slot: &in.mem})
 	p.rt.mu.RLock()
 	defer p.rt.mu.RUnlock()
 	if p.rt.wz == nil {
@@ -118,6 +139,19 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 		return nil, p.classify(ictx, st, "", "instantiate", err)
 	}
 	in.mod = mod
+	if img != nil {
+		if err := in.startFromImage(img, p.snap.prep.Globals); err != nil {
+			in.close()
+			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: "starting from the memory image: " + err.Error(), Err: err}
+		}
+		return in, nil
+	}
+	if p.snap != nil {
+		if err := in.copyData(p.snap.prep.Data); err != nil {
+			in.close()
+			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: err.Error(), Err: err}
+		}
+	}
 	if p.initFunc != "" {
 		if _, err := mod.ExportedFunction(p.initFunc).Call(ictx); err != nil {
 			in.close()
@@ -125,6 +159,19 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 		}
 	}
 	return in, nil
+}
+
+// copyData does what instantiation does for a module whose data segments
+// were moved out of it (see wasmbin.PrepareSnapshot): it copies them into
+// memory, in order.
+func (in *instance) copyData(segs []wasmbin.DataSegment) error {
+	mem := in.mod.Memory()
+	for i, d := range segs {
+		if !mem.Write(d.Offset, d.Bytes) {
+			return fmt.Errorf("data segment %d (%d bytes at %d) does not fit in the module's %d bytes of memory", i, len(d.Bytes), d.Offset, mem.Size())
+		}
+	}
+	return nil
 }
 
 // poolKey identifies instances that are interchangeable: made under the
@@ -197,7 +244,7 @@ func (pl *instancePool) fill(p *Plugin, key poolKey, limits capabilities.Limits,
 	defer cancel()
 	st := &callState{ctx: ctx, callerCtx: context.Background(), plugin: p.name, limits: limits, sandbox: &Sandbox{}}
 	st.logs = newPluginLog(ctx, st.sandbox, p.name, "")
-	in, err := p.newInstance(ctx, st, int64(limits.Memory), mounts)
+	in, err := p.newInstance(ctx, st, int64(limits.Memory), mounts, instanceOptions{})
 	if err == nil {
 		in.ctx.Store(nil)
 	}
@@ -248,7 +295,7 @@ func (p *Plugin) newLister(ctx context.Context) (*lister, error) {
 	st.logs = newPluginLog(ctx, st.sandbox, p.name, "")
 	ictx, cancel := context.WithTimeout(ctx, time.Duration(limits.Timeout))
 	defer cancel()
-	in, err := p.newInstance(ictx, st, int64(limits.Memory), nil)
+	in, err := p.newInstance(ictx, st, int64(limits.Memory), nil, instanceOptions{})
 	if err != nil {
 		return nil, err
 	}

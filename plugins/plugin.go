@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 
@@ -73,6 +75,7 @@ type Plugin struct {
 	exports   []string
 	calls     *gate // per-plugin admission
 	pool      *instancePool
+	snap      *snapshotter // nil: the module runs as it came
 	prompts   []Prompt
 	resources []Resource
 	templates []ResourceTemplate
@@ -99,7 +102,18 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	p.manifest = m
 
-	compiled, err := r.wz.CompileModule(ctx, wasm)
+	// A module that has an initialiser is rewritten so that calls can start
+	// from a memory image of its initialised state (see image).
+	module := wasm
+	if r.noImages {
+		// Run as it came.
+	} else if prep, err := wasmbin.PrepareSnapshot(wasm, globalPrefix); err != nil {
+		r.logger.Debug("no memory images for this plugin", slog.String("plugin", name), slog.String("reason", err.Error()))
+	} else if slices.Contains(prep.Exports, "_initialize") || slices.Contains(prep.Exports, "__wasm_call_ctors") {
+		module = prep.Module
+		p.snap = &snapshotter{prep: prep, images: map[string]*image{}, making: map[string]bool{}}
+	}
+	compiled, err := r.wz.CompileModule(ctx, module)
 	if err != nil {
 		return nil, lerr(ErrInvalidModule, "compile: "+err.Error(), err)
 	}
@@ -108,6 +122,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	defer func() {
 		if !ok {
 			p.pool.close()
+			p.snap.close()
 			compiled.Close(ctx)
 		}
 	}()
@@ -151,6 +166,12 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 		}
 	}
 
+	if p.snap != nil && p.initFunc != "" {
+		p.snap.making[""] = true
+		if err := p.makeImage(ctx, nil); err != nil {
+			r.logger.Info("memory image not made; calls will run the initialiser", slog.String("plugin", name), slog.String("error", err.Error()))
+		}
+	}
 	ls, err := p.newLister(ctx)
 	if err != nil {
 		return nil, lerr(ErrInvalidModule, "starting the module: "+err.Error(), err)
@@ -204,6 +225,7 @@ func listOrNone(s []string) string {
 // Calls in flight finish first.
 func (p *Plugin) Close(ctx context.Context) error {
 	p.pool.close()
+	p.snap.close()
 	return p.compiled.Close(ctx)
 }
 

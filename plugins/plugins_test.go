@@ -401,3 +401,68 @@ func TestBusyQueue(t *testing.T) {
 		t.Fatal("perPlugin > total accepted")
 	}
 }
+
+// TestRuntimeRandomnessPerCall checks that calls started from a memory image
+// do not replay the Go runtime's random state: math/rand, math/rand/v2 and
+// map iteration order differ between calls, sequential and concurrent, with
+// images on and off.
+func TestRuntimeRandomnessPerCall(t *testing.T) {
+	for _, images := range []bool{true, false} {
+		t.Run(fmt.Sprintf("images=%v", images), func(t *testing.T) {
+			ctx := context.Background()
+			rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(t)), plugins.WithMemoryImages(images))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Close(ctx)
+			p, err := rt.Load(ctx, "counter", testutil.ReadPlugin(t, "./plugins/testdata/counter"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			seen := map[string]int{}
+			maps := map[string]bool{}
+			record := func(s string) {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, f := range strings.Fields(s) {
+					k, _, _ := strings.Cut(f, "=")
+					switch k {
+					case "v1", "v2":
+						seen[f]++
+					case "map":
+						maps[f] = true
+					}
+				}
+			}
+			for range 10 {
+				record(text(t, mustCall(t, p, "runtime-random", "", nil)))
+			}
+			var wg sync.WaitGroup
+			for range 20 {
+				wg.Go(func() {
+					res, err := p.Call(ctx, "runtime-random", nil, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					record(text(t, res))
+				})
+			}
+			wg.Wait()
+			for v, n := range seen {
+				if n > 1 {
+					t.Errorf("%d calls drew %s: the runtime's random state was replayed", n, v)
+				}
+			}
+			if len(seen) != 60 {
+				t.Errorf("got %d distinct values from 30 calls, want 60", len(seen))
+			}
+			// 30 calls iterating a 64-key map in the same order would be
+			// a replayed seed; a few repeats by chance are fine.
+			if len(maps) < 10 {
+				t.Errorf("30 calls saw only %d map iteration orders", len(maps))
+			}
+		})
+	}
+}

@@ -36,6 +36,7 @@ type Runtime struct {
 	perPlugin      int
 	queue          int
 	prewarm        int
+	noImages       bool
 }
 
 // DefaultPrewarm is how many instances per plugin are kept instantiated and
@@ -53,6 +54,7 @@ const (
 type runtimeConfig struct {
 	concurrency, perPlugin, queue int
 	prewarm                       int
+	noImages                      bool
 	cacheDir                      string
 	logger                        *slog.Logger
 	maxModuleBytes                int64
@@ -147,6 +149,21 @@ func WithPrewarm(n int) Option {
 	}
 }
 
+// WithMemoryImages turns memory images on (the default) or off. With
+// images, a plugin's initialiser runs at load, and every call starts from a
+// private copy-on-write copy of the initialised memory, with the Go
+// runtime's random generators reseeded, instead of running the initialiser
+// again: for a Go plugin that is most of a call's cost. Values a plugin
+// derives from randomness in its own initialiser are then the same in every
+// call (see RATIONALE.md); turn images off for a plugin set that needs them
+// fresh.
+func WithMemoryImages(on bool) Option {
+	return func(c *runtimeConfig) error {
+		c.noImages = !on
+		return nil
+	}
+}
+
 // NewRuntime returns a Runtime configured by opts. Close it to release the
 // compiled code.
 func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
@@ -158,7 +175,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		}
 	}
 	r := &Runtime{logger: cfg.logger, maxModuleBytes: cfg.maxModuleBytes, defaults: capabilities.DefaultLimits, ceilings: capabilities.MaxLimits,
-		calls: newGate(cfg.concurrency, cfg.queue), perPlugin: cfg.perPlugin, queue: cfg.queue, prewarm: cfg.prewarm}
+		calls: newGate(cfg.concurrency, cfg.queue), perPlugin: cfg.perPlugin, queue: cfg.queue, prewarm: cfg.prewarm, noImages: cfg.noImages}
 	if cfg.defaults != nil {
 		r.defaults = cfg.defaults.WithDefaults(capabilities.DefaultLimits)
 	}

@@ -3,18 +3,27 @@
 // Command counter is a test plugin for instance isolation: count returns a
 // package-level counter after incrementing it, so it is "1" on every fresh
 // instance; random returns 16 bytes from crypto/rand in hex, which must
-// differ between calls when the host gives plugins a real random source.
+// differ between calls when the host gives plugins a real random source;
+// runtime-random returns what the Go runtime's own generators give (which a
+// memory image of the initialised module would replay unless reseeded).
 package main
 
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	mrand1 "math/rand"
+	mrand "math/rand/v2"
 	"strconv"
 
 	"github.com/wardenmcp/warden/sdk"
 )
 
 var calls int
+
+// atInit is drawn in the initialiser: with memory images every call sees
+// the same value (documented), so the test only reports it.
+var atInit = mrand.Uint64()
 
 func main() {}
 
@@ -31,5 +40,20 @@ func init() {
 				return nil, err
 			}
 			return sdk.Text(hex.EncodeToString(b[:])), nil
+		})
+	sdk.AddTool(sdk.Tool{Name: "runtime-random", Description: "Return values from the Go runtime's random generators and a map's iteration order."},
+		func(c *sdk.Context, _ struct{}) (*sdk.Result, error) {
+			m := map[int]bool{}
+			for i := range 64 {
+				m[i] = true
+			}
+			order := ""
+			for k := range m {
+				order += strconv.Itoa(k) + ","
+				if len(order) > 12 {
+					break
+				}
+			}
+			return sdk.Text(fmt.Sprintf("v2=%x v1=%x map=%s init=%x", mrand.Uint64(), mrand1.Int63(), order, atInit)), nil
 		})
 }

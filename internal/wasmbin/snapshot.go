@@ -1,0 +1,456 @@
+package wasmbin
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Section IDs used here.
+const (
+	secImport = 2
+	secGlobal = 6
+	secExport = 7
+	secData   = 11
+)
+
+// Prepared is a module rewritten so that an instance of it can be started
+// from a memory image instead of from its initialiser.
+type Prepared struct {
+	// Module is the rewritten binary: every mutable global is exported
+	// under Globals[i], and every active data segment is an empty passive
+	// one (its bytes are in Data, for whoever starts an instance without an
+	// image).
+	Module []byte
+	// Globals are the export names of the module's mutable globals, in
+	// index order.
+	Globals []string
+	// Data are the active data segments taken out of Module, in order.
+	Data []DataSegment
+	// Exports are the names the original module exports.
+	Exports []string
+}
+
+// DataSegment is an active data segment: bytes copied into memory 0 at
+// Offset when an instance starts.
+type DataSegment struct {
+	Offset uint32
+	Bytes  []byte
+}
+
+// ErrUnsupported is wrapped by PrepareSnapshot's errors about modules that
+// are well-formed but cannot be started from an image (for example, a data
+// segment placed by a global's value).
+var ErrUnsupported = errors.New("module cannot be snapshotted")
+
+// PrepareSnapshot rewrites b for starting instances from a memory image:
+// mutable globals are exported as prefix followed by their index (so their
+// values can be read after the initialiser and set in a new instance), and
+// active data segments become empty passive ones (the image already holds
+// their bytes; copying them again at every instantiation would be wasted
+// work).
+//
+// The code is not decoded or changed. It returns an error wrapping
+// ErrMalformed for a binary it cannot parse and ErrUnsupported for one it
+// cannot rewrite (v128 or reference-typed mutable globals, data segments
+// whose offset is not a constant, an existing export starting with prefix).
+func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
+	secs, err := Sections(b)
+	if err != nil {
+		return nil, err
+	}
+	var importedGlobals uint32
+	var mutable []uint32
+	exportAt, dataAt, globalAt := -1, -1, -1
+	hasDataCount := false
+	for i, s := range secs {
+		switch s.ID {
+		case 12:
+			hasDataCount = true
+		case 8:
+			// A start function runs inside instantiation, before anyone
+			// could copy the data segments in or start from an image.
+			return nil, fmt.Errorf("%w: the module has a start function", ErrUnsupported)
+		case secImport:
+			if importedGlobals, err = countImportedGlobals(s.Payload); err != nil {
+				return nil, fmt.Errorf("%w: import section: %v", ErrMalformed, err)
+			}
+		case secGlobal:
+			globalAt = i
+		case secExport:
+			exportAt = i
+		case secData:
+			dataAt = i
+		}
+	}
+	if globalAt >= 0 {
+		if mutable, err = mutableGlobals(secs[globalAt].Payload, importedGlobals); err != nil {
+			return nil, err
+		}
+	}
+	p := &Prepared{}
+	for _, idx := range mutable {
+		p.Globals = append(p.Globals, fmt.Sprintf("%s%d", prefix, idx))
+	}
+
+	var exportPayload []byte
+	if exportAt >= 0 {
+		exportPayload, p.Exports, err = addExports(secs[exportAt].Payload, prefix, mutable)
+	} else {
+		exportPayload, p.Exports, err = addExports([]byte{0}, prefix, mutable)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var dataPayload []byte
+	if dataAt >= 0 {
+		if dataPayload, p.Data, err = emptyDataSegments(secs[dataAt].Payload); err != nil {
+			return nil, err
+		}
+		if !hasDataCount {
+			// Without a data count section no instruction can name a data
+			// segment, so the segments can go altogether: a Go module has
+			// tens of thousands, and wazero keeps a slice entry per
+			// segment in every instance.
+			dataPayload = []byte{0}
+		}
+	}
+
+	out := make([]byte, 0, len(b)+len(exportPayload))
+	out = append(out, header...)
+	wroteExports := false
+	writeExports := func() {
+		out = append(out, secExport)
+		out = appendUleb(out, uint32(len(exportPayload)))
+		out = append(out, exportPayload...)
+		wroteExports = true
+	}
+	for i, s := range secs {
+		// Without an export section, ours goes where the order of
+		// sections puts it: before the first non-custom section after it.
+		if exportAt < 0 && !wroteExports && s.ID != 0 && s.ID > secExport && s.ID != 12 && s.ID != 13 {
+			writeExports()
+		}
+		switch i {
+		case exportAt:
+			writeExports()
+		case dataAt:
+			out = append(out, secData)
+			out = appendUleb(out, uint32(len(dataPayload)))
+			out = append(out, dataPayload...)
+		default:
+			out = append(out, b[s.Start:s.End]...)
+		}
+	}
+	if !wroteExports {
+		writeExports()
+	}
+	p.Module = out
+	return p, nil
+}
+
+// reader walks a section payload.
+type reader struct {
+	b   []byte
+	pos int
+}
+
+func (r *reader) byte() (byte, error) {
+	if r.pos >= len(r.b) {
+		return 0, errors.New("unexpected end")
+	}
+	c := r.b[r.pos]
+	r.pos++
+	return c, nil
+}
+
+func (r *reader) u32() (uint32, error) {
+	v, n, err := uleb32(r.b[r.pos:])
+	r.pos += n
+	return v, err
+}
+
+// sleb reads a signed LEB128 of at most bits bits.
+func (r *reader) sleb(bits int) (int64, error) {
+	var v int64
+	var shift int
+	for {
+		c, err := r.byte()
+		if err != nil {
+			return 0, err
+		}
+		if shift >= bits+7 {
+			return 0, errors.New("signed LEB128 too long")
+		}
+		v |= int64(c&0x7f) << shift
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v, nil
+		}
+	}
+}
+
+func (r *reader) skip(n int) error {
+	if n < 0 || n > len(r.b)-r.pos {
+		return errors.New("unexpected end")
+	}
+	r.pos += n
+	return nil
+}
+
+func (r *reader) name() error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	return r.skip(int(n))
+}
+
+func (r *reader) limits() error {
+	flag, err := r.byte()
+	if err != nil {
+		return err
+	}
+	read := r.u32
+	if flag&0x04 != 0 { // memory64: 64-bit limits
+		read = func() (uint32, error) { _, err := r.sleb(64); return 0, err }
+	}
+	if _, err := read(); err != nil {
+		return err
+	}
+	if flag&0x01 != 0 {
+		_, err = read()
+	}
+	return err
+}
+
+func countImportedGlobals(payload []byte) (uint32, error) {
+	r := &reader{b: payload}
+	n, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	var globals uint32
+	for i := uint32(0); i < n; i++ {
+		if err := r.name(); err != nil {
+			return 0, err
+		}
+		if err := r.name(); err != nil {
+			return 0, err
+		}
+		kind, err := r.byte()
+		if err != nil {
+			return 0, err
+		}
+		switch kind {
+		case 0x00: // function: type index
+			_, err = r.u32()
+		case 0x01: // table: reference type, limits
+			if _, err = r.byte(); err == nil {
+				err = r.limits()
+			}
+		case 0x02: // memory
+			err = r.limits()
+		case 0x03: // global: value type, mutability
+			globals++
+			err = r.skip(2)
+		case 0x04: // tag: attribute, type index
+			if _, err = r.byte(); err == nil {
+				_, err = r.u32()
+			}
+		default:
+			return 0, fmt.Errorf("import %d has unknown kind 0x%02x", i, kind)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("import %d: %v", i, err)
+		}
+	}
+	return globals, nil
+}
+
+// constExpr skips a constant expression up to and including its end, and
+// returns the value when it is a lone i32.const.
+func (r *reader) constExpr() (v uint32, isI32Const bool, err error) {
+	ops := 0
+	for {
+		op, err := r.byte()
+		if err != nil {
+			return 0, false, err
+		}
+		switch op {
+		case 0x0b: // end
+			return v, isI32Const && ops == 1, nil
+		case 0x41: // i32.const
+			x, err := r.sleb(32)
+			if err != nil {
+				return 0, false, err
+			}
+			v, isI32Const = uint32(int32(x)), true
+		case 0x42: // i64.const
+			if _, err := r.sleb(64); err != nil {
+				return 0, false, err
+			}
+		case 0x43: // f32.const
+			err = r.skip(4)
+		case 0x44: // f64.const
+			err = r.skip(8)
+		case 0x23, 0xd2: // global.get, ref.func
+			_, err = r.u32()
+		case 0xd0: // ref.null
+			_, err = r.byte()
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended-const arithmetic
+		case 0xfd: // v128.const
+			var sub uint32
+			if sub, err = r.u32(); err == nil {
+				if sub != 12 {
+					return 0, false, fmt.Errorf("opcode 0xfd %d is not allowed in a constant expression", sub)
+				}
+				err = r.skip(16)
+			}
+		default:
+			return 0, false, fmt.Errorf("opcode 0x%02x is not allowed in a constant expression", op)
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		ops++
+	}
+}
+
+func mutableGlobals(payload []byte, imported uint32) ([]uint32, error) {
+	r := &reader{b: payload}
+	n, err := r.u32()
+	if err != nil {
+		return nil, fmt.Errorf("%w: global section: %v", ErrMalformed, err)
+	}
+	var out []uint32
+	for i := uint32(0); i < n; i++ {
+		vt, err := r.byte()
+		if err != nil {
+			return nil, fmt.Errorf("%w: global %d: %v", ErrMalformed, i, err)
+		}
+		mut, err := r.byte()
+		if err != nil {
+			return nil, fmt.Errorf("%w: global %d: %v", ErrMalformed, i, err)
+		}
+		if _, _, err := r.constExpr(); err != nil {
+			return nil, fmt.Errorf("%w: global %d: initialiser: %v", ErrMalformed, i, err)
+		}
+		if mut != 1 {
+			continue
+		}
+		switch vt {
+		case 0x7f, 0x7e, 0x7d, 0x7c: // i32, i64, f32, f64
+			out = append(out, imported+i)
+		default:
+			return nil, fmt.Errorf("%w: global %d is a mutable global of type 0x%02x; only numeric ones can be carried over", ErrUnsupported, imported+i, vt)
+		}
+	}
+	return out, nil
+}
+
+func addExports(payload []byte, prefix string, globals []uint32) ([]byte, []string, error) {
+	r := &reader{b: payload}
+	n, err := r.u32()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: export section: %v", ErrMalformed, err)
+	}
+	bodyStart := r.pos // the count may be padded: take its length as found
+	var names []string
+	for i := uint32(0); i < n; i++ {
+		ln, err := r.u32()
+		if err != nil || r.skip(int(ln)) != nil {
+			return nil, nil, fmt.Errorf("%w: export %d: bad name", ErrMalformed, i)
+		}
+		name := string(r.b[r.pos-int(ln) : r.pos])
+		if strings.HasPrefix(name, prefix) {
+			return nil, nil, fmt.Errorf("%w: the module already exports %q, in the name space reserved for the host", ErrUnsupported, name)
+		}
+		names = append(names, name)
+		if _, err := r.byte(); err != nil {
+			return nil, nil, fmt.Errorf("%w: export %d: %v", ErrMalformed, i, err)
+		}
+		if _, err := r.u32(); err != nil {
+			return nil, nil, fmt.Errorf("%w: export %d: %v", ErrMalformed, i, err)
+		}
+	}
+	if r.pos != len(payload) {
+		return nil, nil, fmt.Errorf("%w: export section has %d trailing bytes", ErrMalformed, len(payload)-r.pos)
+	}
+	body := r.b[bodyStart:]
+	out := appendUleb(nil, n+uint32(len(globals)))
+	out = append(out, body...)
+	for _, idx := range globals {
+		name := fmt.Sprintf("%s%d", prefix, idx)
+		out = appendUleb(out, uint32(len(name)))
+		out = append(out, name...)
+		out = append(out, 0x03) // global
+		out = appendUleb(out, idx)
+	}
+	return out, names, nil
+}
+
+func emptyDataSegments(payload []byte) ([]byte, []DataSegment, error) {
+	r := &reader{b: payload}
+	n, err := r.u32()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: data section: %v", ErrMalformed, err)
+	}
+	out := appendUleb(nil, n)
+	var segs []DataSegment
+	for i := uint32(0); i < n; i++ {
+		start := r.pos
+		flag, err := r.u32()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: data segment %d: %v", ErrMalformed, i, err)
+		}
+		switch flag {
+		case 0, 2:
+			if flag == 2 {
+				mem, err := r.u32()
+				if err != nil {
+					return nil, nil, fmt.Errorf("%w: data segment %d: %v", ErrMalformed, i, err)
+				}
+				if mem != 0 {
+					return nil, nil, fmt.Errorf("%w: data segment %d initialises memory %d", ErrUnsupported, i, mem)
+				}
+			}
+			exprStart := r.pos
+			off, isConst, err := r.constExpr()
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: data segment %d: offset: %v", ErrMalformed, i, err)
+			}
+			if !isConst {
+				return nil, nil, fmt.Errorf("%w: data segment %d is placed by an expression, not by an i32.const", ErrUnsupported, i)
+			}
+			expr := r.b[exprStart:r.pos]
+			size, err := r.u32()
+			if err != nil || r.skip(int(size)) != nil {
+				return nil, nil, fmt.Errorf("%w: data segment %d: bad size", ErrMalformed, i)
+			}
+			segs = append(segs, DataSegment{Offset: off, Bytes: r.b[r.pos-int(size) : r.pos]})
+			_ = expr
+			// An empty passive segment in its place keeps the segment
+			// indices and behaves as the dropped active segment would
+			// (memory.init of nothing succeeds, of anything traps), and
+			// costs instantiation nothing: a Go module has thousands of
+			// segments, and wazero evaluates each active one's offset.
+			out = append(out, 0x01, 0x00)
+		case 1:
+			size, err := r.u32()
+			if err != nil || r.skip(int(size)) != nil {
+				return nil, nil, fmt.Errorf("%w: data segment %d: bad size", ErrMalformed, i)
+			}
+			out = append(out, r.b[start:r.pos]...)
+		default:
+			return nil, nil, fmt.Errorf("%w: data segment %d has unknown flags %d", ErrMalformed, i, flag)
+		}
+	}
+	if r.pos != len(payload) {
+		return nil, nil, fmt.Errorf("%w: data section has %d trailing bytes", ErrMalformed, len(payload)-r.pos)
+	}
+	return out, segs, nil
+}
