@@ -180,6 +180,10 @@ type callState struct {
 	callerCtx   context.Context
 	stderrTail  *lastWords
 	hostCalls   int // host functions called; a pooled initialiser must make none
+	// lastProgress is the call's last progress report, which the next
+	// must exceed (progressSeen: there was one).
+	lastProgress float64
+	progressSeen bool
 }
 
 // budget is the memory one call may use: the guest's linear memory and its

@@ -22,7 +22,7 @@ func stateFrom(ctx context.Context) *callState {
 	st, _ := ctx.Value(stateKey{}).(*callState)
 	if st == nil {
 		// Only reachable if a module is instantiated outside Plugin.run.
-		panic(errors.New("extism:host/env called outside a Warden plugin call"))
+		panic(errors.New("a Warden host function was called outside a Warden plugin call"))
 	}
 	st.hostCalls++
 	return st
@@ -128,22 +128,30 @@ var hostFuncs = []hostFunc{
 }
 
 // hostFuncIndex maps an import name to its definition, for load-time checks.
-var hostFuncIndex = func() map[string]*hostFunc {
-	m := make(map[string]*hostFunc, len(hostFuncs))
-	for i := range hostFuncs {
-		m[hostFuncs[i].name] = &hostFuncs[i]
+var hostFuncIndex = funcIndex(hostFuncs)
+
+func funcIndex(fs []hostFunc) map[string]*hostFunc {
+	m := make(map[string]*hostFunc, len(fs))
+	for i := range fs {
+		m[fs[i].name] = &fs[i]
 	}
 	return m
-}()
+}
 
 func instantiateHostEnv(ctx context.Context, rt wazero.Runtime) error {
-	b := rt.NewHostModuleBuilder(hostEnvModule)
-	for i := range hostFuncs {
-		f := hostFuncs[i].fn
+	return instantiateFuncs(ctx, rt, hostEnvModule, hostFuncs)
+}
+
+// instantiateFuncs instantiates the host module name exporting fs. Every
+// function counts as a host call of the call it serves (stateFrom).
+func instantiateFuncs(ctx context.Context, rt wazero.Runtime, name string, fs []hostFunc) error {
+	b := rt.NewHostModuleBuilder(name)
+	for i := range fs {
+		f := fs[i].fn
 		b.NewFunctionBuilder().
 			WithGoFunction(api.GoFunc(func(ctx context.Context, stack []uint64) { f(stateFrom(ctx), stack) }),
-				hostFuncs[i].params, hostFuncs[i].results).
-			Export(hostFuncs[i].name)
+				fs[i].params, fs[i].results).
+			Export(fs[i].name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err
@@ -290,8 +298,12 @@ func importProblems(imports []api.FunctionDefinition) []string {
 		switch mod {
 		case "wasi_snapshot_preview1":
 			continue // wazero provides the whole of WASI preview 1
-		case hostEnvModule:
-			hf, ok := hostFuncIndex[name]
+		case hostEnvModule, userEnvModule:
+			index := hostFuncIndex
+			if mod == userEnvModule {
+				index = userFuncIndex
+			}
+			hf, ok := index[name]
 			if !ok {
 				probs = append(probs, fmt.Sprintf("%s.%s (Warden does not provide this function)", mod, name))
 				continue
@@ -301,7 +313,7 @@ func importProblems(imports []api.FunctionDefinition) []string {
 					sig(f.ParamTypes(), f.ResultTypes()), sig(hf.params, hf.results)))
 			}
 		default:
-			probs = append(probs, fmt.Sprintf("%s.%s (unknown import module; plugins may import only %s and wasi_snapshot_preview1)", mod, name, hostEnvModule))
+			probs = append(probs, fmt.Sprintf("%s.%s (unknown import module; plugins may import only %s, %s and wasi_snapshot_preview1)", mod, name, hostEnvModule, userEnvModule))
 		}
 	}
 	sort.Strings(probs)

@@ -309,6 +309,7 @@ func (l *lister) call(ctx context.Context, export string, input []byte) ([]byte,
 	st := l.st
 	st.ctx, st.callerCtx = ctx, ctx
 	st.output, st.outputSet, st.errMsg, st.errSet, st.abort = nil, false, "", false, nil
+	st.lastProgress, st.progressSeen = 0, false
 	if err := st.arena.SetInput(input); err != nil {
 		return nil, &CallError{Plugin: l.p.name, Kind: ErrMemoryLimit, Detail: err.Error(), Err: err}
 	}

@@ -207,6 +207,10 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		r.Close(ctx)
 		return nil, fmt.Errorf("plugins: instantiate extism:host/env: %w", err)
 	}
+	if err := instantiateUserEnv(ctx, r.wz); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("plugins: instantiate extism:host/user: %w", err)
+	}
 	return r, nil
 }
 

@@ -35,6 +35,13 @@ type Sandbox struct {
 	LogLevel slog.Level
 	// LogBytes caps the plugin's logging per call (DefaultLogBytes when 0).
 	LogBytes int
+	// Progress receives the guest's progress reports (warden_progress),
+	// synchronously and in order, on the goroutine running the call; it
+	// should return quickly (throttle elsewhere). Reports reach it checked:
+	// finite numbers, progress increasing within the call, the message
+	// masked by Redactor, escaped and at most MaxProgressMessage bytes. Nil
+	// drops them.
+	Progress func(Progress)
 
 	closers []func() error
 }

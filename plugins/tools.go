@@ -17,9 +17,23 @@ type Tool struct {
 	InputSchema  json.RawMessage
 	OutputSchema json.RawMessage // nil when the tool declares none
 	Annotations  json.RawMessage // nil when the tool declares none
+	// TaskSupport is the definition's execution.taskSupport: whether the
+	// tool may, must or must not run as an MCP task. TaskForbidden when
+	// absent.
+	TaskSupport TaskSupport
 	// Definition is the whole MCP Tool object, as declared.
 	Definition json.RawMessage
 }
+
+// TaskSupport says whether a tool may, must or must not run as an MCP task.
+type TaskSupport string
+
+// The values of a tool definition's execution.taskSupport (MCP 2025-11-25).
+const (
+	TaskForbidden TaskSupport = "forbidden"
+	TaskOptional  TaskSupport = "optional"
+	TaskRequired  TaskSupport = "required"
+)
 
 // Limits on what a plugin may declare. They keep a hostile tool list from
 // costing the host memory or CPU at load and in every tools/list.
@@ -50,6 +64,7 @@ type rawTool struct {
 	InputSchema  json.RawMessage `json:"inputSchema"`
 	OutputSchema json.RawMessage `json:"outputSchema"`
 	Annotations  json.RawMessage `json:"annotations"`
+	Execution    json.RawMessage `json:"execution"`
 }
 
 // parseToolList decodes a ListToolsResult and checks every tool.
@@ -111,11 +126,47 @@ func checkTool(def json.RawMessage) (Tool, error) {
 	} else {
 		rt.Annotations = nil
 	}
+	ts, err := checkExecution(rt.Execution)
+	if err != nil {
+		return Tool{}, fmt.Errorf("tool %q: %w", rt.Name, err)
+	}
 	return Tool{
 		Name: rt.Name, Title: rt.Title, Description: rt.Description,
 		InputSchema: rt.InputSchema, OutputSchema: rt.OutputSchema, Annotations: rt.Annotations,
-		Definition: append(json.RawMessage(nil), def...),
+		TaskSupport: ts,
+		Definition:  append(json.RawMessage(nil), def...),
 	}, nil
+}
+
+// checkExecution reads a tool definition's "execution" object (absent or
+// null means none) and returns its taskSupport, TaskForbidden when absent.
+func checkExecution(raw json.RawMessage) (TaskSupport, error) {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return TaskForbidden, nil
+	}
+	var exec map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &exec); err != nil || exec == nil {
+		var v any
+		json.Unmarshal(raw, &v)
+		return "", fmt.Errorf("execution is %s; want a JSON object such as {\"taskSupport\": \"optional\"}", describeJSON(v))
+	}
+	ts, ok := exec["taskSupport"]
+	if !ok || string(bytes.TrimSpace(ts)) == "null" {
+		return TaskForbidden, nil
+	}
+	var v any
+	if err := json.Unmarshal(ts, &v); err != nil {
+		return "", fmt.Errorf("execution.taskSupport is not JSON: %w", err)
+	}
+	str, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("execution.taskSupport is %s; want forbidden, optional or required", describeJSON(v))
+	}
+	switch s := TaskSupport(str); s {
+	case TaskForbidden, TaskOptional, TaskRequired:
+		return s, nil
+	}
+	return "", fmt.Errorf("execution.taskSupport is %q; want forbidden, optional or required", str)
 }
 
 // CheckToolName reports whether name is usable as a tool name: 1–128

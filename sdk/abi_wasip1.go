@@ -80,6 +80,14 @@ func extismLogError(msg uint64)
 //go:wasmimport extism:host/env get_log_level
 func extismGetLogLevel() int32
 
+// wardenProgress is Warden's own host function, outside the Extism ABI
+// (Extism hosts put user-defined functions in extism:host/user). The import
+// is linked into a plugin only when the plugin calls Progress, so plugins
+// that do not report progress run in any Extism host.
+//
+//go:wasmimport extism:host/user warden_progress
+func wardenProgress(report uint64)
+
 func init() {
 	bridge.Current = extismHost{}
 }
@@ -193,6 +201,12 @@ func (extismHost) Log(level int, msg string) {
 }
 
 func (extismHost) LogLevel() int { return int(extismGetLogLevel()) }
+
+func (extismHost) Progress(report []byte) {
+	off := store(report)
+	wardenProgress(off)
+	extismFree(off)
+}
 
 // run executes one export: read the input, dispatch, then set the output or
 // the error. It never lets a panic escape into the host.

@@ -113,6 +113,19 @@
 // names the tool and the problem. sdktest.Tools reports the same errors in
 // unit tests.
 //
+// # Long-running tools
+//
+// A tool that takes a while can declare Tool.TaskSupport: TaskOptional lets
+// a client run it as an MCP task (the call returns at once and the client
+// polls for the result), TaskRequired makes clients run it that way, and
+// TaskForbidden, like leaving it empty, keeps it an ordinary call. The value
+// appears in the tool's definition as "execution": {"taskSupport": …}; any
+// other value makes every export fail, like an invalid name. While it runs,
+// the tool reports with Progress(done, total, message), done increasing from
+// one report to the next. Sleeping (time.Sleep) ends early when the host
+// cancels the call or its deadline passes, and the host then stops the
+// plugin.
+//
 // # Prompts and resources
 //
 // AddPrompt registers a prompt: a named template that expands to messages
@@ -145,6 +158,10 @@
 // plugin's network grant. Config reads a configuration value and Secret a
 // granted secret (hosts pass both as config values). Log writes to the
 // host's per-call plugin log, skipping messages below the host's level.
+// Progress reports how far a long call has got (the host forwards it to
+// clients as MCP progress notifications); it imports Warden's host function
+// extism:host/user::warden_progress, so a plugin that calls it needs Warden
+// or an Extism host that provides that function.
 // Standard output and standard error also reach the host's log, but the
 // environment is empty and the file system holds only the grant's mounts.
 //
@@ -152,5 +169,5 @@
 //
 // Package sdktest calls registered tools, prompts and resources on the build
 // machine through the same dispatcher, with a fake host for config, secrets,
-// HTTP and logs.
+// HTTP, logs and progress reports.
 package sdk

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/wardenmcp/warden/sdk/internal/bridge"
+	"github.com/wardenmcp/warden/sdk/internal/jsonv"
 )
 
 // host returns the host services in use: the Extism host on wasip1, a host
@@ -31,6 +33,7 @@ func (noHost) HTTPRequest(_, _ []byte) (int, []byte, []byte, error) {
 }
 func (noHost) Log(int, string) {}
 func (noHost) LogLevel() int   { return int(LevelError) + 1 }
+func (noHost) Progress([]byte) {}
 
 // Config returns the value of a configuration key the operator set for this
 // plugin, and whether it is set.
@@ -208,4 +211,55 @@ func quoteIfNeeded(s string) string {
 		}
 	}
 	return s
+}
+
+// Progress reports how far the running call has got: progress out of total
+// (0 when the total is unknown), with an optional message for the user. The
+// host passes it to the client as an MCP progress notification when the
+// client asked for them, and drops it otherwise, so a tool may report
+// whenever it likes; the host also throttles what it forwards.
+//
+// Progress must increase from one report to the next within a call (MCP
+// requires it): the host drops a report whose progress is not greater than
+// the previous one's, and logs a warning. Reports with a NaN or infinite
+// number are dropped here, with a warning in the plugin log. The host masks
+// granted secrets in the message, escapes control characters and cuts it
+// at 512 bytes; a report larger than 16 KiB is dropped whole.
+//
+// A plugin that calls Progress imports the host function
+// extism:host/user::warden_progress, which Warden provides: it then needs
+// Warden, or another Extism host that provides that function (a module with
+// an import its host lacks does not start). Plugins that never call
+// Progress do not import it. Outside WebAssembly the report goes to
+// sdktest's host, or nowhere.
+func Progress(progress, total float64, message string) {
+	if !finite(progress) || !finite(total) {
+		Log.Warn("sdk: progress report dropped: progress and total must be finite numbers",
+			"progress", progress, "total", total)
+		return
+	}
+	host().Progress(progressJSON(progress, total, message))
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// progressJSON encodes a report for warden_progress.
+func progressJSON(progress, total float64, message string) []byte {
+	b := make([]byte, 0, 48+len(message))
+	b = append(b, `{"progress":`...)
+	b = appendNumber(b, progress)
+	b = append(b, `,"total":`...)
+	b = appendNumber(b, total)
+	b = append(b, `,"message":`...)
+	b = jsonv.AppendString(b, message)
+	return append(b, '}')
+}
+
+// appendNumber appends a finite f as a JSON number: integers without an
+// exponent where exact, others in the shortest form that reads back as f.
+func appendNumber(b []byte, f float64) []byte {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.AppendInt(b, int64(f), 10)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
 }

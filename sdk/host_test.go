@@ -20,6 +20,7 @@ type fakeHost struct {
 	headers string
 	resp    string
 	err     error
+	reports []string
 }
 
 func (f *fakeHost) ConfigGet(key string) (string, bool) {
@@ -41,6 +42,8 @@ func (f *fakeHost) Log(level int, msg string) {
 }
 
 func (f *fakeHost) LogLevel() int { return f.level }
+
+func (f *fakeHost) Progress(report []byte) { f.reports = append(f.reports, string(report)) }
 
 func useHost(t *testing.T, h bridge.Host) {
 	prev := bridge.Current

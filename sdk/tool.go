@@ -25,6 +25,35 @@ type Tool struct {
 	Description string
 	// Annotations are hints about the tool's behaviour.
 	Annotations Annotations
+	// TaskSupport says whether a client may (TaskOptional) or must
+	// (TaskRequired) run the tool as an MCP task, a call that returns at
+	// once and is polled for its result: worth declaring for calls that
+	// take a while (report how far they got with Progress). Empty declares
+	// nothing, which clients read as TaskForbidden.
+	TaskSupport TaskSupport
+}
+
+// TaskSupport is a tool's execution.taskSupport (MCP 2025-11-25): whether it
+// may, must or must not run as an MCP task.
+type TaskSupport string
+
+// The values of TaskSupport.
+const (
+	// TaskForbidden: the tool runs as an ordinary call only.
+	TaskForbidden TaskSupport = "forbidden"
+	// TaskOptional: a client may run the tool as a task or call it
+	// directly.
+	TaskOptional TaskSupport = "optional"
+	// TaskRequired: a client must run the tool as a task.
+	TaskRequired TaskSupport = "required"
+)
+
+func (ts TaskSupport) valid() bool {
+	switch ts {
+	case "", TaskForbidden, TaskOptional, TaskRequired:
+		return true
+	}
+	return false
 }
 
 // Annotations are the MCP tool annotations. They are hints for clients, not
@@ -187,6 +216,9 @@ func (e *entry) definition() (json.RawMessage, error) {
 			a := t.Annotations
 			def.Annotations = &a
 		}
+		if t.TaskSupport != "" {
+			def.Execution = &executionJSON{TaskSupport: t.TaskSupport}
+		}
 		if e.def, err = marshalJSON(def); err != nil {
 			e.defErr = fmt.Errorf("tool %q: %w", t.Name, err)
 		}
@@ -220,6 +252,12 @@ type toolJSON struct {
 	InputSchema  *schema.Schema `json:"inputSchema"`
 	OutputSchema *schema.Schema `json:"outputSchema,omitempty"`
 	Annotations  *Annotations   `json:"annotations,omitempty"`
+	Execution    *executionJSON `json:"execution,omitempty"`
+}
+
+// executionJSON is the MCP ToolExecution object.
+type executionJSON struct {
+	TaskSupport TaskSupport `json:"taskSupport"`
 }
 
 func validName(name string) bool {
@@ -247,6 +285,9 @@ func (r *registry) register(t Tool, in, out reflect.Type, run handlerFunc) error
 	}
 	if _, dup := r.byName[t.Name]; dup {
 		return fmt.Errorf("tool %q is registered twice", t.Name)
+	}
+	if !t.TaskSupport.valid() {
+		return fmt.Errorf("tool %q: TaskSupport is %q; want sdk.TaskForbidden, sdk.TaskOptional, sdk.TaskRequired or empty", t.Name, string(t.TaskSupport))
 	}
 	e := &entry{name: t.Name, tool: t, in: in, out: out, run: run}
 	if r.byName == nil {

@@ -10,7 +10,8 @@
 // handlers in files without the wasip1 build tag to test them this way.
 //
 // A Host stands in for the Extism host: config values and secrets, HTTP
-// served by an http.Handler, and a log that records what the plugin wrote.
+// served by an http.Handler, a log that records what the plugin wrote, and
+// the progress reports it made.
 package sdktest
 
 import (
@@ -28,7 +29,7 @@ import (
 )
 
 // Host is a fake plugin host. The zero value offers no config, no secrets
-// and no network, and records every log message.
+// and no network, and records every log message and progress report.
 type Host struct {
 	// Config holds config values and granted secrets by name; sdk.Config
 	// and sdk.Secret both read it.
@@ -39,14 +40,25 @@ type Host struct {
 	// LogLevel is the lowest level recorded; the zero value records all.
 	LogLevel sdk.Level
 
-	mu   sync.Mutex
-	logs []LogEntry
+	mu       sync.Mutex
+	logs     []LogEntry
+	progress []Progress
 }
 
 // LogEntry is one message the plugin logged.
 type LogEntry struct {
 	Level   sdk.Level
 	Message string
+}
+
+// Progress is one progress report the plugin made with sdk.Progress, as
+// the host received it. The host does not check reports here; Warden
+// drops a report whose Progress is not greater than the previous one's in
+// the same call.
+type Progress struct {
+	Progress float64 `json:"progress"`
+	Total    float64 `json:"total"` // 0 when unknown
+	Message  string  `json:"message"`
 }
 
 // Install makes h the host of the SDK until restore is called.
@@ -61,6 +73,13 @@ func (h *Host) Logs() []LogEntry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]LogEntry(nil), h.logs...)
+}
+
+// Progress returns the progress reports made so far, in order.
+func (h *Host) Progress() []Progress {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Progress(nil), h.progress...)
 }
 
 type fakeHost struct{ h *Host }
@@ -112,6 +131,17 @@ func (f fakeHost) Log(level int, msg string) {
 
 func (f fakeHost) LogLevel() int { return int(f.h.LogLevel) }
 
+func (f fakeHost) Progress(report []byte) {
+	var p Progress
+	if err := json.Unmarshal(report, &p); err != nil {
+		// The SDK always sends valid JSON; say so loudly if it did not.
+		p.Message = "sdktest: malformed progress report: " + err.Error()
+	}
+	f.h.mu.Lock()
+	defer f.h.mu.Unlock()
+	f.h.progress = append(f.h.progress, p)
+}
+
 // Tool is a tool definition as list_tools reports it.
 type Tool struct {
 	Name         string          `json:"name"`
@@ -120,6 +150,14 @@ type Tool struct {
 	InputSchema  json.RawMessage `json:"inputSchema"`
 	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
 	Annotations  sdk.Annotations `json:"annotations,omitzero"`
+	Execution    Execution       `json:"execution,omitzero"`
+}
+
+// Execution is a tool's MCP execution object; its zero value means the
+// tool declares none.
+type Execution struct {
+	// TaskSupport is empty when the tool does not declare it.
+	TaskSupport sdk.TaskSupport `json:"taskSupport,omitempty"`
 }
 
 // Tools returns the registered tools as the list_tools export reports them.

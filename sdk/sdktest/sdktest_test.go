@@ -119,7 +119,7 @@ func TestTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tools) != 2 || tools[0].Name != "echo" || tools[1].Name != "post" {
+	if len(tools) != 3 || tools[0].Name != "echo" || tools[1].Name != "post" || tools[2].Name != "countdown" {
 		t.Fatalf("tools %+v", tools)
 	}
 	if tools[0].Annotations.ReadOnlyHint == nil || !*tools[0].Annotations.ReadOnlyHint {

@@ -20,6 +20,9 @@ type Host interface {
 	Log(level int, msg string)
 	// LogLevel is the lowest level the host records; larger than 4 is off.
 	LogLevel() int
+	// Progress reports the call's progress; report is the JSON object
+	// {"progress": n, "total": n, "message": "..."} (total 0: unknown).
+	Progress(report []byte)
 }
 
 var (
