@@ -26,6 +26,7 @@ import (
 type instance struct {
 	mod         api.Module
 	mem         *guestMemory
+	img         *image // the image it started from, or nil
 	budget      *budget
 	stdout      switchWriter
 	stderr      switchWriter
@@ -144,6 +145,7 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 			in.close()
 			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: "starting from the memory image: " + err.Error(), Err: err}
 		}
+		in.img = img
 		return in, nil
 	}
 	if p.snap != nil {
@@ -247,6 +249,9 @@ func (pl *instancePool) fill(p *Plugin, key poolKey, limits capabilities.Limits,
 	in, err := p.newInstance(ctx, st, int64(limits.Memory), mounts, instanceOptions{})
 	if err == nil {
 		in.ctx.Store(nil)
+		if in.img != nil {
+			in.img.pretouch(in.mem)
+		}
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -22,6 +24,12 @@ import (
 // mutable globals, so that their values can be read after the initialiser
 // and set in a new instance.
 const globalPrefix = "warden.snapshot.global."
+
+// prepareExport is an optional export run after the initialiser and before
+// the image is taken, for work a plugin would otherwise do lazily in every
+// call (the Go SDK derives its tools' schemas there). It may call no host
+// function.
+const prepareExport = "warden_prepare"
 
 // image is the state of an instance right after its initialiser ran: all
 // of linear memory and every mutable global. A call's instance starts from
@@ -41,6 +49,75 @@ type image struct {
 	// "random" numbers and iterate maps in the same order.
 	reseed []span
 	file   *imageFile // nil: copy mem instead of mapping it
+
+	// hot are the pages calls write, learned from the first calls: an
+	// instance made ahead of a call writes them in the background, so
+	// that their copy-on-write faults are not on the call's path.
+	hotMu   sync.Mutex
+	hot     []int
+	learned atomic.Int32
+}
+
+// learnCalls is how many calls' writes make up an image's hot pages.
+const learnCalls = 3
+
+const osPage = 4096
+
+// learn adds the pages mem differs from the image in to the hot pages,
+// for the first learnCalls calls.
+func (img *image) learn(m *guestMemory) {
+	if img.file == nil || img.learned.Add(1) > learnCalls || m == nil || uint64(len(img.mem)) > m.size {
+		return
+	}
+	var pages []int
+	for off := 0; off < len(img.mem); off += osPage {
+		end := min(off+osPage, len(img.mem))
+		if !bytes.Equal(m.buf[off:end], img.mem[off:end]) {
+			pages = append(pages, off)
+		}
+	}
+	img.hotMu.Lock()
+	defer img.hotMu.Unlock()
+	img.hot = mergeSorted(img.hot, pages)
+}
+
+func mergeSorted(a, b []int) []int {
+	out := make([]int, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+// pretouch writes every hot page of m (to itself), taking its
+// copy-on-write fault now.
+func (img *image) pretouch(m *guestMemory) {
+	img.hotMu.Lock()
+	hot := img.hot
+	img.hotMu.Unlock()
+	for _, off := range hot {
+		if uint64(off) < m.size {
+			touch(&m.buf[off])
+		}
+	}
+}
+
+// touch writes the byte at b unchanged (atomically, so that the compiler
+// keeps the write).
+func touch(b *byte) {
+	p := (*uint32)(unsafe.Pointer(uintptr(unsafe.Pointer(b)) &^ 3))
+	atomic.AddUint32(p, 0)
 }
 
 type span struct{ from, to int }
@@ -166,8 +243,17 @@ func (p *Plugin) initialisedState(ctx context.Context, mounts []Mount, random io
 		return nil, nil, err
 	}
 	defer in.close()
+	if f := in.mod.ExportedFunction(prepareExport); f != nil {
+		if d := f.Definition(); len(d.ParamTypes()) != 0 || len(d.ResultTypes()) != 0 {
+			return nil, nil, fmt.Errorf("export %s has type %s; want () -> ()", prepareExport, sig(d.ParamTypes(), d.ResultTypes()))
+		}
+		ictx := context.WithValue(ctx, stateKey{}, st)
+		if _, err := f.Call(ictx); err != nil {
+			return nil, nil, p.classify(ictx, st, "", prepareExport, err)
+		}
+	}
 	if st.hostCalls > 0 {
-		return nil, nil, fmt.Errorf("its initialiser calls host functions, whose answers belong to a call")
+		return nil, nil, fmt.Errorf("its initialiser or %s calls host functions, whose answers belong to a call", prepareExport)
 	}
 	mem := in.mod.Memory()
 	if mem == nil {

@@ -5,6 +5,7 @@ package sdk
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strconv"
 
 	"github.com/wardenmcp/warden/sdk/internal/bridge"
@@ -271,3 +272,14 @@ func exportReadResourceV2() int32 { return run(exportReadResource) }
 
 //go:wasmexport complete
 func exportCompleteV2() int32 { return run(exportComplete) }
+
+// warden_prepare is called by a host that keeps a memory image of the
+// initialised plugin (Warden does) before it takes the image: everything
+// derived here once is then in every call's starting state instead of
+// being derived again in each one. It calls no host function.
+//
+//go:wasmexport warden_prepare
+func exportPrepare() {
+	defaultRegistry.prepare()
+	runtime.GC()
+}

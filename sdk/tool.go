@@ -297,3 +297,15 @@ func (r *registry) register(t Tool, in, out reflect.Type, run handlerFunc) error
 	r.tools = append(r.tools, e)
 	return nil
 }
+
+// prepare derives every definition and argument schema now rather than on
+// first use; errors stay recorded in the entries and surface as before.
+func (r *registry) prepare() {
+	for _, e := range r.tools {
+		e.inputSchema()
+		e.definition()
+	}
+	for _, e := range r.prompts {
+		e.definition()
+	}
+}
