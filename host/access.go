@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/wardenmcp/warden/host/internal/audit"
 	"github.com/wardenmcp/warden/host/internal/auth"
 	"github.com/wardenmcp/warden/host/internal/ratelimit"
@@ -24,11 +26,12 @@ import (
 const anonymous = "anonymous"
 
 // rpcEnvelope is what the access layer reads of a JSON-RPC request: enough
-// to know which plugin code it would run.
+// to know which plugin code it would run, and whether it is a task request.
 type rpcEnvelope struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  struct {
 		Name      string          `json:"name"`
 		URI       string          `json:"uri"`
 		Arguments json.RawMessage `json:"arguments"`
@@ -37,7 +40,18 @@ type rpcEnvelope struct {
 			Name string `json:"name"`
 			URI  string `json:"uri"`
 		} `json:"ref"`
+		// Task is the 2025-11-25 task augmentation of tools/call.
+		Task json.RawMessage `json:"task"`
+		// Meta carries the 2026-07-28 per-request protocol version and
+		// client capabilities.
+		Meta *mcp.Meta `json:"_meta"`
 	} `json:"params"`
+}
+
+// inbound is a request as the access layer read it.
+type inbound struct {
+	env  rpcEnvelope
+	body []byte
 }
 
 // target is the plugin code a request would run, and what guards it.
@@ -124,24 +138,25 @@ func templateRE(tpl string) *regexp.Regexp {
 
 // access runs the checks that come before any plugin code: authentication,
 // scopes, rate limits. It returns the request to pass on (with the
-// principal in its context and the body restored) or nil when it has
-// answered the request itself.
-func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *http.Request {
+// principal in its context and the body restored) and what it read of it,
+// or nil when it has answered the request itself.
+func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) (*http.Request, *inbound) {
 	start := time.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, &HTTPError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", s.opts.MaxBodyBytes)})
-			return nil
+			return nil, nil
 		}
 		writeError(w, &HTTPError{Status: http.StatusBadRequest, Message: "could not read the request body: " + err.Error()})
-		return nil
+		return nil, nil
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	var env rpcEnvelope
-	_ = json.Unmarshal(body, &env) // malformed bodies are the protocol layer's to answer
-	tgt := c.resolve(&env)
+	in := &inbound{body: body}
+	_ = json.Unmarshal(body, &in.env) // malformed bodies are the protocol layer's to answer
+	env := &in.env
+	tgt := c.resolve(env)
 
 	refuse := func(status int, outcome string, msg string) {
 		rec := audit.Record{Method: env.Method, Outcome: outcome, Status: status, Error: msg,
@@ -162,7 +177,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 			msg := "this server runs without authentication and refuses requests that came through a reverse proxy (a Forwarded or X-Forwarded-* header was seen); configure auth.mode: jwt"
 			refuse(http.StatusForbidden, telemetry.ResultForbidden, msg)
 			writeError(w, &HTTPError{Status: http.StatusForbidden, Message: msg})
-			return nil
+			return nil, nil
 		}
 	} else {
 		p, err := s.auth.Authenticate(r)
@@ -174,7 +189,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 			}
 			refuse(status, telemetry.ResultUnauthorized, err.Error())
 			s.auth.WriteChallenge(w, err)
-			return nil
+			return nil, nil
 		}
 		r = r.WithContext(auth.NewContext(r.Context(), p))
 	}
@@ -182,7 +197,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 	r.Header.Del("Authorization")
 
 	if tgt == nil {
-		return r
+		return r, in
 	}
 	if s.auth != nil {
 		p, _ := auth.FromContext(r.Context())
@@ -191,15 +206,15 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 				err := auth.InsufficientScope(tgt.scopes)
 				refuse(http.StatusForbidden, telemetry.ResultForbidden, err.Error())
 				s.auth.WriteChallenge(w, err)
-				return nil
+				return nil, nil
 			}
 			// Hidden: indistinguishable from a name that does not exist.
 			refuse(http.StatusOK, telemetry.ResultForbidden, "hidden: missing scopes "+strings.Join(tgt.scopes, " "))
 			if env.Method == "resources/read" {
 				writeRPCError(w, env.ID, -32002, "Resource not found", nil)
-				return nil
+				return nil, nil
 			}
-			return r // the tool and prompt filters hide it from the protocol layer
+			return r, in // the tool and prompt filters hide it from the protocol layer
 		}
 	}
 	if env.Method == "prompts/get" {
@@ -210,7 +225,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 				msg := fmt.Sprintf("prompt %s needs argument %q", tgt.name, name)
 				refuse(http.StatusOK, telemetry.ResultInvalid, msg)
 				writeRPCError(w, env.ID, -32602, msg, nil)
-				return nil
+				return nil, nil
 			}
 		}
 	}
@@ -220,7 +235,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 		if err != nil && !d.Degraded {
 			s.opts.Logger.ErrorContext(r.Context(), "rate limiter failed", slog.String("error", err.Error()))
 			writeRPCError(w, env.ID, -32603, "the rate limiter is unavailable; retry shortly", nil)
-			return nil
+			return nil, nil
 		}
 		if !d.Allowed {
 			retry := max(d.RetryAfter, time.Second)
@@ -229,11 +244,11 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, c *catalog) *htt
 			s.tel.RecordRateLimited(tgt.name)
 			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
 			writeRPCErrorStatus(w, http.StatusTooManyRequests, env.ID, -32000, msg, map[string]any{"retryAfterMs": retry.Milliseconds()})
-			return nil
+			return nil, nil
 		}
 		r = r.WithContext(context.WithValue(r.Context(), rateKey{}, d.Backend+":allowed"))
 	}
-	return r
+	return r, in
 }
 
 type rateKey struct{}

@@ -80,6 +80,9 @@ type servedTool struct {
 	def    mcp.Tool
 	scopes []string // all needed: the plugin's and the tool's own
 	args   *argValidator
+	// tasks is whether the tool may (optional), must (required) or must
+	// not (forbidden) run as an MCP task.
+	tasks plugins.TaskSupport
 }
 
 // catalog is an immutable set of plugins and the MCP server built for them.
@@ -98,6 +101,9 @@ type catalog struct {
 	uriOwner      map[string]*Plugin
 	templateOwner map[string]*Plugin
 	templates     []templateRoute
+	// taskTools counts the tools that may run as tasks; the tasks
+	// capability is advertised only when there is one.
+	taskTools int
 }
 
 func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
@@ -164,8 +170,11 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 				errs = append(errs, fmt.Errorf("tool %q: inputSchema does not compile: %w", served, err))
 				continue
 			}
-			c.tools[served] = &servedTool{plugin: p, tool: t.Name, def: toolDef(served, t, p.Tools[t.Name]), scopes: scopes, args: av}
+			c.tools[served] = &servedTool{plugin: p, tool: t.Name, def: toolDef(served, t, p.Tools[t.Name]), scopes: scopes, args: av, tasks: taskSupport(t)}
 			c.order = append(c.order, served)
+			if taskSupport(t) != plugins.TaskForbidden {
+				c.taskTools++
+			}
 		}
 	}
 	if err := joinErrs(errs); err != nil {
@@ -198,6 +207,7 @@ func (s *Server) buildCatalog(set []*Plugin) (*catalog, error) {
 			return out
 		}),
 		server.WithInstructions("Tools are named <plugin>.<tool>; each call runs in a fresh sandbox."),
+		server.WithHooks(s.taskCapabilityHooks(c)),
 	)
 	for _, name := range c.order {
 		st := c.tools[name]
@@ -261,7 +271,19 @@ func toolDef(served string, t plugins.Tool, o ToolOverride) mcp.Tool {
 	ann.IdempotentHint = pick(o.Annotations.IdempotentHint, keepIf(claimed.IdempotentHint, false))
 	ann.OpenWorldHint = pick(o.Annotations.OpenWorldHint, keepIf(claimed.OpenWorldHint, true))
 	def.Annotations = ann
+	if ts := taskSupport(t); ts != plugins.TaskForbidden {
+		def.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupport(ts)}
+	}
 	return def
+}
+
+// taskSupport is t's execution.taskSupport, forbidden when unset or unknown.
+func taskSupport(t plugins.Tool) plugins.TaskSupport {
+	switch t.TaskSupport {
+	case plugins.TaskOptional, plugins.TaskRequired:
+		return t.TaskSupport
+	}
+	return plugins.TaskForbidden
 }
 
 func pick(a, b *bool) *bool {

@@ -634,3 +634,79 @@ func unprefixProxy(t testing.TB, l net.Listener, target, plugin string) string {
 	t.Cleanup(srv.Close)
 	return srv.URL + "/mcp"
 }
+
+// TestInteropTSSDKTasks: the TypeScript SDK v1 client's experimental tasks
+// (2025-11-25) against two Warden replicas sharing their task records in
+// Redis, one client on each: a task started through one is watched,
+// fetched and cancelled through the other.
+func TestInteropTSSDKTasks(t *testing.T) {
+	node := testutil.NodeProject(t, interopDir)
+	redisAddr, _ := testutil.StartRedis(t)
+	slow := interopModule(t, "slow")
+	var urls []string
+	for _, name := range []string{"a", "b"} {
+		l := interopListen(t)
+		s, err := host.New(host.Options{Runtime: interopRT, Tasks: &host.TaskConfig{
+			Backend: "redis", RedisAddr: redisAddr, Replica: "interop-" + name, PollInterval: 100 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		grant := interopGrant(t, "plugin: slow\nlimits: {timeout: 30s, taskTimeout: 2m}\n")
+		if err := s.Swap([]*host.Plugin{{Name: "slow", Module: slow, Grant: grant}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewUnstartedServer(s)
+		srv.Listener.Close()
+		srv.Listener = l
+		srv.Start()
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL+"/mcp")
+	}
+	res := testutil.RunNode(t, node, 2*time.Minute, []string{"WARDEN_URL=" + urls[0], "WARDEN_URL_B=" + urls[1]}, "tasks-client.mjs")
+	var sum struct {
+		Failures     []string          `json:"failures"`
+		Capabilities json.RawMessage   `json:"capabilities"`
+		TaskSupport  map[string]string `json:"taskSupport"`
+		Completed    struct {
+			TaskID, StatusOnB, ResultOnB, RelatedTask, FinalOnB string
+			Messages                                            []string
+		} `json:"completed"`
+		StreamResult string `json:"streamResult"`
+		Cancelled    struct {
+			TaskID, CancelOnB, StreamError, StatusOnA string
+		} `json:"cancelled"`
+		Required struct {
+			CallToolRefused, StreamResult string
+		} `json:"required"`
+	}
+	if err := json.Unmarshal(res.Stdout, &sum); err != nil {
+		t.Fatalf("tasks-client.mjs printed no summary (%v): %v\n%s", res.Err, err, res.Stdout)
+	}
+	for _, f := range sum.Failures {
+		t.Errorf("tasks-client.mjs: %s", f)
+	}
+	if res.Err != nil && len(sum.Failures) == 0 {
+		t.Errorf("tasks-client.mjs: %v with no failure reported", res.Err)
+	}
+	var caps bytes.Buffer
+	json.Compact(&caps, sum.Capabilities)
+	if caps.String() != `{"cancel":{},"requests":{"tools":{"call":{}}}}` {
+		t.Errorf("capabilities.tasks as the client saw them: %s", sum.Capabilities)
+	}
+	if sum.TaskSupport["slow.work"] != "optional" || sum.TaskSupport["slow.report"] != "required" {
+		t.Errorf("taskSupport: %v", sum.TaskSupport)
+	}
+	c := sum.Completed
+	if c.TaskID == "" || c.StatusOnB != "working" || c.ResultOnB != "done: 5 steps" || c.RelatedTask != c.TaskID || c.FinalOnB != "completed" ||
+		sum.StreamResult != "done: 5 steps" || !slices.Contains(c.Messages, "taskCreated") || !slices.Contains(c.Messages, "taskStatus") {
+		t.Errorf("completed task: %+v, stream result %q", c, sum.StreamResult)
+	}
+	x := sum.Cancelled
+	if x.CancelOnB != "cancelled" || !strings.Contains(x.StreamError, "cancelled") || x.StatusOnA != "cancelled" {
+		t.Errorf("cancelled task: %+v", x)
+	}
+	if !strings.Contains(sum.Required.CallToolRefused, "requires task-based execution") || sum.Required.StreamResult != "done: 2 steps" {
+		t.Errorf("required tool: %+v", sum.Required)
+	}
+}

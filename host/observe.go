@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wardenmcp/warden/host/internal/audit"
+	"github.com/wardenmcp/warden/host/internal/tasks"
 	"github.com/wardenmcp/warden/host/internal/telemetry"
 	"github.com/wardenmcp/warden/plugins"
 )
@@ -83,6 +84,8 @@ func outcomeOf(err error, isError bool) string {
 		return telemetry.ResultTrap
 	case errors.Is(err, plugins.ErrBadArguments), errors.Is(err, plugins.ErrUnknownTool):
 		return telemetry.ResultInvalid
+	case errors.Is(err, tasks.ErrTooManyOpen):
+		return telemetry.ResultRateLimited
 	}
 	return telemetry.ResultError
 }

@@ -69,6 +69,10 @@ type Options struct {
 	// Telemetry configures traces and metrics; nil still serves metrics at
 	// MetricsHandler but exports nothing.
 	Telemetry *TelemetryConfig
+	// Tasks configures MCP tasks (long tool calls run in the background and
+	// polled for); nil keeps task records in this process with the
+	// defaults of TaskConfig.
+	Tasks *TaskConfig
 }
 
 // AuthConfig configures the OAuth 2.1 resource server.
@@ -110,6 +114,7 @@ type Server struct {
 	current  atomic.Pointer[catalog]
 	probes   probeCache
 	status   atomic.Pointer[Status]
+	tasks    *taskRunner
 }
 
 // Status is what /readyz reports.
@@ -209,13 +214,22 @@ func (s *Server) provision() error {
 		return fmt.Errorf("host: telemetry: %w", err)
 	}
 	s.tel = t
+	tr, err := newTaskRunner(s, o.Tasks)
+	if err != nil {
+		return fmt.Errorf("host: tasks: %w", err)
+	}
+	s.tasks = tr
 	return nil
 }
 
-// Close flushes telemetry and closes the audit log and the rate limiter.
-// It is safe to call on a partly provisioned Server.
+// Close stops the tasks running here (see Drain), flushes telemetry and
+// closes the audit log, the rate limiter and the task store. It is safe to
+// call on a partly provisioned Server.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
+	if s.tasks != nil {
+		errs = append(errs, s.tasks.close(ctx))
+	}
 	if s.tel != nil {
 		errs = append(errs, s.tel.Shutdown(ctx))
 	}
@@ -226,6 +240,19 @@ func (s *Server) Close(ctx context.Context) error {
 		errs = append(errs, s.auditLog.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Drain prepares the Server for shutdown: it refuses new tasks, ends the
+// tasks running in this process as failed ("replica … shutting down") so
+// that clients polling any replica learn it at once, and answers pending
+// tasks/result requests with an error that tells the client to ask again
+// (another replica). It waits for the stopped calls to record how they
+// ended, until ctx is done. Call it before shutting the HTTP server down;
+// Close calls it too.
+func (s *Server) Drain(ctx context.Context) {
+	if s.tasks != nil {
+		s.tasks.drain(ctx)
+	}
 }
 
 // ReopenAudit reopens the audit log file, for rotation (SIGHUP).
@@ -316,7 +343,11 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	c := s.current.Load()
-	if r = s.access(w, r, c); r == nil {
+	r, in := s.access(w, r, c)
+	if r == nil {
+		return
+	}
+	if s.serveTasks(w, r, c, in) {
 		return
 	}
 	c.http.ServeHTTP(w, r)

@@ -287,6 +287,9 @@ func (e redactedError) Unwrap() error { return e.err }
 func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte, sb *Sandbox, tool string) ([]byte, Stats, error) {
 	stats := Stats{InputBytes: len(input)}
 	limits := p.rt.EffectiveLimits(sb.Limits)
+	if sb.Task {
+		limits.Timeout = limits.TaskTimeout
+	}
 	cerr := func(kind error, detail string, err error) *CallError {
 		return &CallError{Plugin: p.name, Tool: tool, Kind: kind, Detail: detail, Err: err}
 	}

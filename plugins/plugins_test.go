@@ -466,3 +466,18 @@ func TestRuntimeRandomnessPerCall(t *testing.T) {
 		})
 	}
 }
+
+// TestTaskDeadline checks that a call run as a task gets the task deadline,
+// beyond the call deadline (and the runtime's call ceiling).
+func TestTaskDeadline(t *testing.T) {
+	p := load(t, "./examples/slow", "slow")
+	limits := capabilities.Limits{Timeout: capabilities.Duration(200 * time.Millisecond), TaskTimeout: capabilities.Duration(time.Minute)}
+	args := `{"steps":3,"stepMillis":200}`
+	if _, err := call(t, p, "work", args, &plugins.Sandbox{Limits: limits}); !errors.Is(err, plugins.ErrTimeout) {
+		t.Fatalf("as a call: err = %v, want ErrTimeout", err)
+	}
+	res := mustCall(t, p, "work", args, &plugins.Sandbox{Limits: limits, Task: true})
+	if got := text(t, res); got != "done: 3 steps" {
+		t.Fatalf("as a task: %q", got)
+	}
+}

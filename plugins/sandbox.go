@@ -18,6 +18,10 @@ type Sandbox struct {
 	// Limits bounds the call; zero fields take the runtime's defaults and
 	// every field is clamped to the runtime's ceilings.
 	Limits capabilities.Limits
+	// Task says the call runs as an MCP task: its deadline is
+	// Limits.TaskTimeout (clamped to the task ceiling) instead of
+	// Limits.Timeout.
+	Task bool
 	// HTTP performs the guest's http_request calls. Nil denies every request.
 	HTTP HTTPClient
 	// Mounts are the directories the guest sees; nothing else of the host's

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -44,6 +45,7 @@ type Config struct {
 	Limits         Limits     `yaml:"limits"`
 	Plugins        []Plugin   `yaml:"plugins"`
 	RateLimits     RateLimits `yaml:"rateLimits"`
+	Tasks          Tasks      `yaml:"tasks"`
 	Audit          Audit      `yaml:"audit"`
 	Telemetry      Telemetry  `yaml:"telemetry"`
 	LogLevel       string     `yaml:"logLevel"`
@@ -83,6 +85,37 @@ type RateLimits struct {
 		PasswordEnv string `yaml:"passwordEnv"`
 		OnError     string `yaml:"onError"` // closed | open
 	} `yaml:"redis"`
+}
+
+// Tasks configures MCP tasks: tool calls that run in the background while
+// the client polls for them.
+type Tasks struct {
+	// Backend is where task records live: memory (this process only) or
+	// redis (shared, so that any replica answers for any task).
+	Backend string     `yaml:"backend"`
+	Redis   TasksRedis `yaml:"redis"`
+	// DefaultTTL is how long a task and its result are kept after it was
+	// created when the client asks for no TTL (1h); MaxTTL caps what a
+	// client may ask for (24h).
+	DefaultTTL capabilities.Duration `yaml:"defaultTTL"`
+	MaxTTL     capabilities.Duration `yaml:"maxTTL"`
+	// MaxOpenPerSubject caps the tasks one subject may have working at
+	// once (16).
+	MaxOpenPerSubject int `yaml:"maxOpenPerSubject"`
+	// PollInterval is the interval suggested to clients between two
+	// tasks/get (1s).
+	PollInterval capabilities.Duration `yaml:"pollInterval"`
+}
+
+// TasksRedis is the Redis server of the redis task backend.
+type TasksRedis struct {
+	Addr     string `yaml:"addr"`
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password, so
+	// that no secret is written in the file.
+	PasswordEnv string `yaml:"passwordEnv"`
+	DB          int    `yaml:"db"`
+	KeyPrefix   string `yaml:"keyPrefix"`
 }
 
 // Audit configures the audit log.
@@ -376,6 +409,19 @@ func (c *Config) defaults() {
 	if c.Limits.MaxBody == 0 {
 		c.Limits.MaxBody = 4 << 20
 	}
+	def(&c.Tasks.Backend, "memory")
+	if c.Tasks.DefaultTTL == 0 {
+		c.Tasks.DefaultTTL = capabilities.Duration(time.Hour)
+	}
+	if c.Tasks.MaxTTL == 0 {
+		c.Tasks.MaxTTL = capabilities.Duration(24 * time.Hour)
+	}
+	if c.Tasks.MaxOpenPerSubject == 0 {
+		c.Tasks.MaxOpenPerSubject = 16
+	}
+	if c.Tasks.PollInterval == 0 {
+		c.Tasks.PollInterval = capabilities.Duration(time.Second)
+	}
 }
 
 var (
@@ -449,6 +495,32 @@ func (c *Config) validate(lines map[string]int) Errors {
 	case "", "closed", "open":
 	default:
 		bad("rateLimits.redis.onError", "is %q; want closed (refuse calls while Redis is down) or open (allow them)", c.RateLimits.Redis.OnError)
+	}
+	switch c.Tasks.Backend {
+	case "memory":
+	case "redis":
+		if c.Tasks.Redis.Addr == "" {
+			bad("tasks.redis.addr", "is required with backend redis (host:port)")
+		} else if _, port, err := net.SplitHostPort(c.Tasks.Redis.Addr); err != nil || port == "" {
+			bad("tasks.redis.addr", "%q is not host:port (e.g. 127.0.0.1:6379)", c.Tasks.Redis.Addr)
+		}
+	default:
+		bad("tasks.backend", "is %q; want memory (one replica) or redis (several replicas share task records)", c.Tasks.Backend)
+	}
+	if c.Tasks.Redis.DB < 0 {
+		bad("tasks.redis.db", "is %d; want a database number, 0 or more", c.Tasks.Redis.DB)
+	}
+	switch t := c.Tasks; {
+	case t.DefaultTTL < capabilities.Duration(time.Second):
+		bad("tasks.defaultTTL", "is %s; want at least 1s", t.DefaultTTL)
+	case t.MaxTTL < t.DefaultTTL:
+		bad("tasks.maxTTL", "is %s, shorter than tasks.defaultTTL (%s)", t.MaxTTL, t.DefaultTTL)
+	}
+	if c.Tasks.MaxOpenPerSubject < 1 {
+		bad("tasks.maxOpenPerSubject", "is %d; want at least 1", c.Tasks.MaxOpenPerSubject)
+	}
+	if p := c.Tasks.PollInterval; p < capabilities.Duration(10*time.Millisecond) || p > capabilities.Duration(time.Minute) {
+		bad("tasks.pollInterval", "is %s; want 10ms to 1m", p)
 	}
 	if s := c.Telemetry.OTLP.Sampling; s != nil && (*s < 0 || *s > 1) {
 		bad("telemetry.otlp.sampling", "is %v; want a ratio between 0 and 1", *s)

@@ -43,6 +43,33 @@ func TestParseGood(t *testing.T) {
 	}
 }
 
+func TestTasksSection(t *testing.T) {
+	c, err := Parse("w.yaml", []byte("apiVersion: warden.dev/v1\nkind: Host\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := c.Tasks; tc.Backend != "memory" || tc.DefaultTTL.String() != "1h" || tc.MaxTTL.String() != "24h" || tc.MaxOpenPerSubject != 16 || tc.PollInterval.String() != "1s" {
+		t.Errorf("task defaults: %+v", tc)
+	}
+	c, err = Parse("w.yaml", []byte(`apiVersion: warden.dev/v1
+kind: Host
+tasks:
+  backend: redis
+  redis: {addr: 127.0.0.1:6379, username: warden, passwordEnv: TASKS_PW, db: 2, keyPrefix: "w:"}
+  defaultTTL: 30m
+  maxTTL: 2h
+  maxOpenPerSubject: 4
+  pollInterval: 500ms
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := c.Tasks; tc.Redis.Addr != "127.0.0.1:6379" || tc.Redis.PasswordEnv != "TASKS_PW" || tc.Redis.DB != 2 || tc.DefaultTTL.String() != "30m" ||
+		tc.MaxOpenPerSubject != 4 || tc.PollInterval.String() != "500ms" {
+		t.Errorf("tasks: %+v", tc)
+	}
+}
+
 func TestEnvOverrides(t *testing.T) {
 	env := map[string]string{"WARDEN_LISTEN": "127.0.0.1:9999", "WARDEN_ALLOWED_ORIGINS": "http://a.test, https://b.test"}
 	c, err := Parse("w.yaml", []byte(good), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
@@ -70,6 +97,13 @@ func TestParseErrors(t *testing.T) {
 		{"bad hidden tools", base + "auth: {hiddenTools: maybe}\n", "want notFound or stepUp"},
 		{"redis without addr", base + "rateLimits: {backend: redis}\n", "rateLimits.redis.addr: is required"},
 		{"bad onError", base + "rateLimits: {backend: redis, redis: {addr: x:1, onError: maybe}}\n", "want closed"},
+		{"bad tasks backend", base + "tasks: {backend: etcd}\n", "w.yaml:3: tasks.backend: is \"etcd\"; want memory"},
+		{"tasks redis without addr", base + "tasks:\n  backend: redis\n", "w.yaml:3: tasks.redis.addr: is required with backend redis"},
+		{"tasks redis bad addr", base + "tasks:\n  backend: redis\n  redis: {addr: localhost}\n", "w.yaml:5: tasks.redis.addr: \"localhost\" is not host:port"},
+		{"tasks maxTTL under defaultTTL", base + "tasks:\n  defaultTTL: 2h\n  maxTTL: 1h\n", "w.yaml:5: tasks.maxTTL: is 1h, shorter than tasks.defaultTTL (2h)"},
+		{"tasks poll interval", base + "tasks: {pollInterval: 1h}\n", "tasks.pollInterval: is 1h; want 10ms to 1m"},
+		{"tasks max open", base + "tasks: {maxOpenPerSubject: -1}\n", "tasks.maxOpenPerSubject: is -1; want at least 1"},
+		{"tasks unknown key", base + "tasks: {ttl: 1h}\n", "w.yaml:3: field ttl is not a known key"},
 		{"bad sampling", base + "telemetry: {otlp: {endpoint: http://127.0.0.1:4318, sampling: 2}}\n", "between 0 and 1"},
 		{"bad rate", base + "plugins:\n  - name: a\n    rateLimit: lots\n", "want N/s"},
 		{"bad deny", base + "deny: [abc]\n", "w.yaml:3: deny[0]: \"abc\" is not a digest"},

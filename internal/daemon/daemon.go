@@ -184,10 +184,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 }
 
+// shutdown fails the tasks running here (a task may have hours to go;
+// clients learn at once, from any replica, that it must be started again)
+// and lets ordinary calls in flight finish.
 func (d *Daemon) shutdown(hs *http.Server) error {
-	d.log.Info("shutting down; letting calls in flight finish")
+	d.log.Info("shutting down; failing the tasks running here and letting calls in flight finish")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	d.srv.Drain(ctx)
 	return hs.Shutdown(ctx)
 }
 
@@ -269,13 +273,21 @@ func (d *Daemon) apply(ctx context.Context, cfg *config.Config) error {
 	}
 	if len(stale) > 0 {
 		grace := time.Duration(capabilities.MaxLimits.Timeout) + 5*time.Second
-		time.AfterFunc(grace, func() {
-			for _, m := range stale {
-				m.Close(context.Background())
-			}
-		})
+		for _, m := range stale {
+			time.AfterFunc(grace, func() { d.closeWhenIdle(m) })
+		}
 	}
 	return nil
+}
+
+// closeWhenIdle closes a module no longer served once no task runs on it
+// (a task may run for hours), checking again every 30 seconds.
+func (d *Daemon) closeWhenIdle(m *plugins.Plugin) {
+	if d.srv.RunningTasks(m) > 0 {
+		time.AfterFunc(30*time.Second, func() { d.closeWhenIdle(m) })
+		return
+	}
+	m.Close(context.Background())
 }
 
 func (d *Daemon) loadOne(ctx context.Context, cfg *config.Config, pc config.Plugin) (*host.Plugin, error) {
@@ -380,6 +392,20 @@ func hostOptions(cfg *config.Config, rt *plugins.Runtime, opts Options) host.Opt
 			rl.RedisPassword = os.Getenv(env)
 		}
 		o.RateLimits = rl
+	}
+	tc := cfg.Tasks
+	o.Tasks = &host.TaskConfig{
+		Backend:           tc.Backend,
+		DefaultTTL:        time.Duration(tc.DefaultTTL),
+		MaxTTL:            time.Duration(tc.MaxTTL),
+		MaxOpenPerSubject: tc.MaxOpenPerSubject,
+		PollInterval:      time.Duration(tc.PollInterval),
+	}
+	if tc.Backend == "redis" {
+		o.Tasks.RedisAddr, o.Tasks.RedisUsername, o.Tasks.RedisDB, o.Tasks.RedisKeyPrefix = tc.Redis.Addr, tc.Redis.Username, tc.Redis.DB, tc.Redis.KeyPrefix
+		if env := tc.Redis.PasswordEnv; env != "" {
+			o.Tasks.RedisPassword = os.Getenv(env)
+		}
 	}
 	if t := cfg.Telemetry.OTLP; t.Endpoint != "" || t.Sampling != nil {
 		o.Telemetry = &host.TelemetryConfig{OTLPEndpoint: t.Endpoint, Headers: t.Headers, Sampling: t.Sampling}

@@ -168,3 +168,27 @@ func TestLoadFailureReason(t *testing.T) {
 		}
 	}
 }
+
+func TestHostOptionsTasks(t *testing.T) {
+	t.Setenv("TEST_TASKS_PW", "s3cret")
+	cfg, err := config.Parse("w.yaml", []byte(`apiVersion: warden.dev/v1
+kind: Host
+tasks:
+  backend: redis
+  redis: {addr: 127.0.0.1:6379, username: w, passwordEnv: TEST_TASKS_PW, db: 3, keyPrefix: "x:"}
+  defaultTTL: 30m
+  maxTTL: 2h
+  maxOpenPerSubject: 4
+  pollInterval: 250ms
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := hostOptions(cfg, nil, Options{Logger: slog.New(slog.DiscardHandler)})
+	tc := o.Tasks
+	if tc == nil || tc.Backend != "redis" || tc.RedisAddr != "127.0.0.1:6379" || tc.RedisUsername != "w" || tc.RedisPassword != "s3cret" ||
+		tc.RedisDB != 3 || tc.RedisKeyPrefix != "x:" || tc.DefaultTTL != 30*time.Minute || tc.MaxTTL != 2*time.Hour ||
+		tc.MaxOpenPerSubject != 4 || tc.PollInterval != 250*time.Millisecond {
+		t.Fatalf("host task options: %+v", tc)
+	}
+}

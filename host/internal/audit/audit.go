@@ -23,6 +23,7 @@ type Record struct {
 	Client       string    `json:"client,omitempty"`
 	Method       string    `json:"method"`
 	Tool         string    `json:"tool,omitempty"`
+	TaskID       string    `json:"taskId,omitempty"`
 	Plugin       string    `json:"plugin,omitempty"`
 	PluginDigest string    `json:"pluginDigest,omitempty"`
 	ArgsSHA256   string    `json:"argsSha256,omitempty"`
