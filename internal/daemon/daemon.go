@@ -104,6 +104,9 @@ func Run(ctx context.Context, opts Options) error {
 	if cfg.Limits.Prewarm != nil {
 		rtOpts = append(rtOpts, plugins.WithPrewarm(*cfg.Limits.Prewarm))
 	}
+	if cfg.Limits.MemoryImages != nil {
+		rtOpts = append(rtOpts, plugins.WithMemoryImages(*cfg.Limits.MemoryImages))
+	}
 	rt, err := plugins.NewRuntime(ctx, rtOpts...)
 	if err != nil {
 		return err
