@@ -37,8 +37,10 @@
 // Extism-based MCP hosts. It also exports the optional v2 prompt and
 // resource exports (list_prompts, get_prompt, list_resources,
 // list_resource_templates, read_resource and complete), which answer with
-// empty lists when the plugin registers none. The host calls _initialize once per instance,
-// which runs the init functions that register the tools.
+// empty lists when the plugin registers none. _initialize runs the init functions that
+// register the tools; Warden runs it once at load and starts every call from an image of the
+// initialised state (see docs/ABI.md), after the SDK's warden_prepare export has derived every
+// schema, so init functions should do their work there, not per call.
 //
 // # Arguments and their schema
 //
