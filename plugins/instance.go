@@ -76,6 +76,9 @@ func (in *instance) close() {
 	if in.mod != nil {
 		in.mod.Close(context.Background())
 	}
+	if in.mem != nil {
+		in.mem.release()
+	}
 	if in.closeMounts != nil {
 		in.closeMounts()
 	}

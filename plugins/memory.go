@@ -54,7 +54,15 @@ func (m *guestMemory) Reallocate(size uint64) []byte {
 	return m.buf
 }
 
-func (m *guestMemory) Free() {
+// Free is wazero saying the instance is closed. It may come from another
+// goroutine (Runtime.Close closes every instance) while the instance's
+// owner still touches the memory, so the pages stay mapped until the owner
+// calls release.
+func (m *guestMemory) Free() {}
+
+// release gives the memory back; the owning instance calls it after
+// closing its module.
+func (m *guestMemory) release() {
 	buf, mapped := m.buf, m.mapped
 	m.buf, m.size, m.mapped = nil, 0, false
 	if mapped {
