@@ -341,9 +341,6 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 	start = time.Now()
 	res, err := inst.mod.ExportedFunction(export).Call(ictx)
 	stats.Execute = time.Since(start)
-	if inst.img != nil {
-		inst.img.learn(inst.mem)
-	}
 	stats.MemoryBytes = st.budget.peak
 	if err != nil {
 		return nil, stats, p.classify(ictx, st, tool, export, err)

@@ -26,7 +26,6 @@ import (
 type instance struct {
 	mod         api.Module
 	mem         *guestMemory
-	img         *image // the image it started from, or nil
 	budget      *budget
 	stdout      switchWriter
 	stderr      switchWriter
@@ -130,7 +129,7 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 		}
 	}
 	ictx := context.WithValue(ctx, stateKey{}, st)
-	ictx = experimental.WithMemoryAllocator(ictx, allocator{budget: in.budget, slot: &in.mem})
+	ictx = experimental.WithMemoryAllocator(ictx, allocator{budget: in.budget, slot: &in.mem, img: img})
 	p.rt.mu.RLock()
 	defer p.rt.mu.RUnlock()
 	if p.rt.wz == nil {
@@ -148,7 +147,6 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 			in.close()
 			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: "starting from the memory image: " + err.Error(), Err: err}
 		}
-		in.img = img
 		return in, nil
 	}
 	if p.snap != nil {
@@ -252,9 +250,6 @@ func (pl *instancePool) fill(p *Plugin, key poolKey, limits capabilities.Limits,
 	in, err := p.newInstance(ctx, st, int64(limits.Memory), mounts, instanceOptions{})
 	if err == nil {
 		in.ctx.Store(nil)
-		if in.img != nil {
-			in.img.pretouch(in.mem)
-		}
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()

@@ -6,22 +6,22 @@ import (
 
 // guestMemory backs an instance's linear memory and refuses to grow past
 // the call's budget, so memory.grow fails in the guest instead of the host
-// running out.
+// running out. The backing array grows geometrically (never past the
+// budget), because the Go runtime grows its heap in small steps and copying
+// the whole memory at every step is quadratic.
 //
-// Where the platform allows (Linux), the memory is a private mapping
-// reserved up to the budget: growing it copies nothing, untouched pages
-// cost nothing, and Free gives the pages back to the system at once instead
-// of leaving them to the Go garbage collector. A memory image (see image)
-// is then mapped copy-on-write, so starting an instance from it costs a
-// system call, not a copy. Elsewhere the memory is a Go slice that grows
-// geometrically (the Go runtime grows its heap in small steps, and copying
-// the whole memory at every step is quadratic).
+// An instance started from a memory image gets, when there is one, the
+// array of an earlier instance of the same image (img.free): it is already
+// in memory, so the copy of the image into it takes no page faults, and
+// getting it changes no page table. Both are what made calls slow under
+// concurrency here (RATIONALE.md).
 type guestMemory struct {
-	budget *budget
-	max    uint64
-	buf    []byte // heap: the backing array; mapped: the whole reservation
-	size   uint64
-	mapped bool
+	budget   *budget
+	max      uint64
+	buf      []byte
+	size     uint64
+	img      *image // the image the instance starts from, or nil
+	recycled bool   // buf comes from img.free
 }
 
 var _ experimental.LinearMemory = (*guestMemory)(nil)
@@ -33,15 +33,6 @@ func (m *guestMemory) Reallocate(size uint64) []byte {
 	if size > m.max || !m.budget.Grow(int64(size-m.size)) {
 		return nil
 	}
-	if m.mapped {
-		if size > uint64(len(m.buf)) {
-			m.budget.Grow(-int64(size - m.size))
-			m.budget.refused = true
-			return nil
-		}
-		m.size = size
-		return m.buf[:size]
-	}
 	if size > uint64(cap(m.buf)) {
 		c := max(size, 2*uint64(cap(m.buf)))
 		c = min(c, max(size, uint64(m.budget.limit)), m.max)
@@ -49,6 +40,8 @@ func (m *guestMemory) Reallocate(size uint64) []byte {
 		copy(nb, m.buf[:m.size])
 		m.buf = nb
 	}
+	// A recycled array is zero past what its last instance used (putCopy),
+	// so growing within it needs no clearing.
 	m.buf = m.buf[:size]
 	m.size = size
 	return m.buf
@@ -56,30 +49,32 @@ func (m *guestMemory) Reallocate(size uint64) []byte {
 
 // Free is wazero saying the instance is closed. It may come from another
 // goroutine (Runtime.Close closes every instance) while the instance's
-// owner still touches the memory, so the pages stay mapped until the owner
-// calls release.
+// owner still touches the memory, so the array is only given back when
+// the owner calls release.
 func (m *guestMemory) Free() {}
 
-// release gives the memory back; the owning instance calls it after
-// closing its module.
+// release gives the memory back (to the image's free list, if any); the
+// owning instance calls it after closing its module.
 func (m *guestMemory) release() {
-	buf, mapped := m.buf, m.mapped
-	m.buf, m.size, m.mapped = nil, 0, false
-	if mapped {
-		release(buf)
+	buf, size, img := m.buf, m.size, m.img
+	m.buf, m.size, m.img = nil, 0, nil
+	if img != nil && buf != nil {
+		img.put(buf, size)
 	}
 }
 
 // restore makes the memory's first len(img.mem) bytes those of img. The
 // memory must already be img's size.
-func (m *guestMemory) restore(img *image) error {
-	if m.mapped && img.file != nil {
-		return img.file.mapInto(m.buf[:len(img.mem)])
+func (m *guestMemory) restore(img *image) {
+	if m.recycled {
+		// Every byte of the image range is rewritten: the last instance
+		// may have written anywhere in it.
+		copy(m.buf[:len(img.mem)], img.mem)
+		return
 	}
-	for _, r := range img.runs {
+	for _, r := range img.runs { // a new array is zero
 		copy(m.buf[r.from:r.to], img.mem[r.from:r.to])
 	}
-	return nil
 }
 
 // allocator gives each instance a guestMemory under its budget and keeps it
@@ -87,14 +82,17 @@ func (m *guestMemory) restore(img *image) error {
 type allocator struct {
 	budget *budget
 	slot   **guestMemory
+	img    *image // the image the instance starts from, or nil
 }
 
 func (a allocator) Allocate(_, maxBytes uint64) experimental.LinearMemory {
-	m := &guestMemory{budget: a.budget, max: maxBytes}
-	if n := min(maxBytes, roundPages(uint64(a.budget.limit))); n > 0 {
-		if buf, err := reserve(n); err == nil {
-			m.buf, m.mapped = buf, true
-		}
+	m := &guestMemory{budget: a.budget, max: maxBytes, img: a.img}
+	if buf := a.img.get(); buf != nil {
+		m.buf, m.recycled = buf, true
+	} else if a.img != nil {
+		// Room for the image and some growth, so that the array need not
+		// double (and be copied) right after the image is restored.
+		m.buf = make([]byte, 0, min(roundPages(uint64(len(a.img.mem))*5/4), maxBytes))
 	}
 	if a.slot != nil {
 		*a.slot = m

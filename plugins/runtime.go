@@ -164,6 +164,14 @@ func WithMemoryImages(on bool) Option {
 	}
 }
 
+// ServeGCPercent is the garbage collector setting a long-running server
+// should use (warden serve sets it unless GOGC is set): with memory images,
+// most of the heap is guest memory arrays, which hold no pointers, so
+// collecting twice as often costs little CPU and keeps the process near its
+// live set instead of twice it (64 clients: 289 MiB at the default 100,
+// 228 MiB at 50, the same calls/s).
+const ServeGCPercent = 50
+
 // NewRuntime returns a Runtime configured by opts. Close it to release the
 // compiled code.
 func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {

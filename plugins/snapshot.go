@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -36,88 +34,66 @@ const prepareExport = "warden_prepare"
 // it instead of running the initialiser again (for a Go plugin, the whole
 // Go runtime start-up).
 //
-// Nothing survives a call: every instance gets its own private copy of the
-// image (copy-on-write where the platform allows), and the image itself is
-// never written. What would make two calls alike is reseeded: see reseed.
+// Nothing survives a call: every instance gets its own copy of the image,
+// and the image itself is never written. What would make two calls alike
+// is reseeded: see reseed.
 type image struct {
 	mem     []byte   // linear memory, all of it
-	runs    []span   // the pages that are not zero, for copying
+	runs    []span   // the pages that are not zero, for copying into a new array
 	globals []uint64 // by index of snapshotter.prep.Globals
 	// reseed are the bytes of the Go runtime's random generators (the
 	// ChaCha8 states and the per-thread cheap generator): each instance
 	// gets fresh random bytes there, or every call would draw the same
 	// "random" numbers and iterate maps in the same order.
 	reseed []span
-	file   *imageFile // nil: copy mem instead of mapping it
 
-	// hot are the pages calls write, learned from the first calls: an
-	// instance made ahead of a call writes them in the background, so
-	// that their copy-on-write faults are not on the call's path.
-	hotMu   sync.Mutex
-	hot     []int
-	learned atomic.Int32
+	// free are the memory arrays of closed instances, zero past the image
+	// (put), for the next instances.
+	freeMu  sync.Mutex
+	free    [][]byte
+	maxFree int // the plugin's concurrency and prewarm: every array in use can come back
+	closed  bool
 }
 
-// learnCalls is how many calls' writes make up an image's hot pages.
-const learnCalls = 3
+// maxFreeGrowth is the growth past the image beyond which an array is left
+// to the garbage collector rather than cleared and kept.
+const maxFreeGrowth = 16 << 20
 
-const osPage = 4096
+// get takes a free memory array, or returns nil.
+func (img *image) get() []byte {
+	if img == nil {
+		return nil
+	}
+	img.freeMu.Lock()
+	defer img.freeMu.Unlock()
+	n := len(img.free)
+	if n == 0 {
+		return nil
+	}
+	b := img.free[n-1]
+	img.free = img.free[:n-1]
+	return b[:0]
+}
 
-// learn adds the pages mem differs from the image in to the hot pages,
-// for the first learnCalls calls.
-func (img *image) learn(m *guestMemory) {
-	if img.file == nil || img.learned.Add(1) > learnCalls || m == nil || uint64(len(img.mem)) > m.size {
+// put keeps buf, whose instance used size bytes, for a later instance,
+// after zeroing what it used past the image (restore rewrites the rest).
+func (img *image) put(buf []byte, size uint64) {
+	if size < uint64(len(img.mem)) || uint64(cap(buf)) > uint64(len(img.mem))+maxFreeGrowth {
 		return
 	}
-	var pages []int
-	for off := 0; off < len(img.mem); off += osPage {
-		end := min(off+osPage, len(img.mem))
-		if !bytes.Equal(m.buf[off:end], img.mem[off:end]) {
-			pages = append(pages, off)
-		}
-	}
-	img.hotMu.Lock()
-	defer img.hotMu.Unlock()
-	img.hot = mergeSorted(img.hot, pages)
-}
-
-func mergeSorted(a, b []int) []int {
-	out := make([]int, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i] < b[j]):
-			out = append(out, a[i])
-			i++
-		case i == len(a) || b[j] < a[i]:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, a[i])
-			i, j = i+1, j+1
-		}
-	}
-	return out
-}
-
-// pretouch writes every hot page of m (to itself), taking its
-// copy-on-write fault now.
-func (img *image) pretouch(m *guestMemory) {
-	img.hotMu.Lock()
-	hot := img.hot
-	img.hotMu.Unlock()
-	for _, off := range hot {
-		if uint64(off) < m.size {
-			touch(&m.buf[off])
-		}
+	clear(buf[len(img.mem):size])
+	img.freeMu.Lock()
+	defer img.freeMu.Unlock()
+	if !img.closed && len(img.free) < img.maxFree {
+		img.free = append(img.free, buf[:cap(buf)])
 	}
 }
 
-// touch writes the byte at b unchanged (atomically, so that the compiler
-// keeps the write).
-func touch(b *byte) {
-	p := (*uint32)(unsafe.Pointer(uintptr(unsafe.Pointer(b)) &^ 3))
-	atomic.AddUint32(p, 0)
+// close drops the free arrays and stops keeping new ones.
+func (img *image) close() {
+	img.freeMu.Lock()
+	defer img.freeMu.Unlock()
+	img.closed, img.free = true, nil
 }
 
 type span struct{ from, to int }
@@ -152,9 +128,7 @@ func (s *snapshotter) close() {
 	defer s.mu.Unlock()
 	s.closed = true
 	for k, img := range s.images {
-		if img.file != nil {
-			img.file.close()
-		}
+		img.close()
 		delete(s.images, k)
 	}
 }
@@ -214,21 +188,15 @@ func (p *Plugin) makeImage(ctx context.Context, mounts []Mount) (err error) {
 			return fmt.Errorf("the initialiser is not repeatable: global %s ended as %#x once and %#x once", s.prep.Globals[i], g1[i], g2[i])
 		}
 	}
-	img := &image{mem: mem1, globals: g1, runs: nonZeroPages(mem1)}
+	img := &image{mem: mem1, globals: g1, runs: nonZeroPages(mem1), maxFree: p.rt.perPlugin + p.rt.prewarm}
 	img.reseed = randomStates(mem1, mem2)
-	if f, err := newImageFile(mem1); err == nil {
-		img.file = f
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		if img.file != nil {
-			img.file.close()
-		}
 		return nil
 	}
 	s.images[key] = img
-	p.rt.logger.Debug("memory image made", slog.String("plugin", p.name), slog.Int("bytes", len(mem1)), slog.Int("reseeded", len(img.reseed)), slog.Bool("copy-on-write", img.file != nil))
+	p.rt.logger.Debug("memory image made", slog.String("plugin", p.name), slog.Int("bytes", len(mem1)), slog.Int("reseeded", len(img.reseed)))
 	return nil
 }
 
@@ -291,9 +259,7 @@ func (in *instance) startFromImage(img *image, names []string) error {
 	if in.mem == nil {
 		return fmt.Errorf("the instance's memory was not allocated by the host")
 	}
-	if err := in.mem.restore(img); err != nil {
-		return err
-	}
+	in.mem.restore(img)
 	for i, n := range names {
 		g, ok := in.mod.ExportedGlobal(n).(api.MutableGlobal)
 		if !ok {

@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,9 +43,24 @@ func runChild(role, wasmDir, cacheDir string) error {
 		io.Copy(io.Discard, os.Stdin)
 		stop()
 	}()
+	// WARDEN_BENCH_CPUPROFILE=file profiles the child for the whole run
+	// (go tool pprof file): where a server spends its CPU under load.
+	if path := os.Getenv("WARDEN_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	var h http.Handler
 	switch role {
 	case "warden":
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(plugins.ServeGCPercent) // as warden serve does
+		}
 		rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(cacheDir))
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,9 @@ type Daemon struct {
 
 // Run serves until ctx ends or SIGTERM/SIGINT arrives.
 func Run(ctx context.Context, opts Options) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(plugins.ServeGCPercent)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
