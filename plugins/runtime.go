@@ -151,7 +151,7 @@ func WithPrewarm(n int) Option {
 
 // WithMemoryImages turns memory images on (the default) or off. With
 // images, a plugin's initialiser runs at load, and every call starts from a
-// private copy-on-write copy of the initialised memory, with the Go
+// private copy of the initialised memory, with the Go
 // runtime's random generators reseeded, instead of running the initialiser
 // again: for a Go plugin that is most of a call's cost. Values a plugin
 // derives from randomness in its own initialiser are then the same in every
