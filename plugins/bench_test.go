@@ -2,8 +2,12 @@ package plugins_test
 
 import (
 	"context"
+	goruntime "runtime"
+	"strings"
+
 	"encoding/json"
 	"fmt"
+	"github.com/wardenmcp/warden/capabilities"
 	"path/filepath"
 	"testing"
 	"time"
@@ -140,6 +144,64 @@ func BenchmarkPrewarm(b *testing.B) {
 				inCall += time.Since(start)
 			}
 			b.ReportMetric(float64(inCall.Microseconds())/float64(b.N), "call-µs")
+		})
+	}
+}
+
+// BenchmarkScale reports how a call grows with the work: the argument's
+// size (hello.echo of 1 KiB to 1 MiB), the module's size (a 25 KB
+// AssemblyScript plugin against a 2 MB Go one, in BenchmarkCall) and the
+// number of plugins loaded in the runtime (each loaded plugin's own cost is
+// reported as heap-MiB/plugin: its image and instance bookkeeping).
+func BenchmarkScale(b *testing.B) {
+	ctx := context.Background()
+	p := load(b, "./examples/hello", "hello")
+	sb := &plugins.Sandbox{Limits: capabilities.Limits{Output: 8 << 20, Memory: 256 << 20}}
+	for _, n := range []int{1 << 10, 64 << 10, 1 << 20} {
+		args, _ := json.Marshal(map[string]string{"text": strings.Repeat("a", n)})
+		b.Run(fmt.Sprintf("argument=%dKiB", n>>10), func(b *testing.B) {
+			var peak int64
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				res, err := p.Call(ctx, "echo", args, sb)
+				if err != nil {
+					b.Fatal(err)
+				}
+				peak = max(peak, res.Stats.MemoryBytes)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+		})
+	}
+	wasm := testutil.ReadPlugin(b, "./examples/hello")
+	for _, count := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("plugins=%d", count), func(b *testing.B) {
+			rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(b)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Close(ctx)
+			var before, after goruntime.MemStats
+			goruntime.GC()
+			goruntime.ReadMemStats(&before)
+			var loaded []*plugins.Plugin
+			for i := range count {
+				m, err := rt.Load(ctx, fmt.Sprintf("hello%d", i), wasm)
+				if err != nil {
+					b.Fatal(err)
+				}
+				loaded = append(loaded, m)
+			}
+			goruntime.GC()
+			goruntime.ReadMemStats(&after)
+			args := json.RawMessage(`{"name":"Ada"}`)
+			i := 0
+			for b.Loop() {
+				if _, err := loaded[i%count].Call(ctx, "greet", args, nil); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/float64(count)/(1<<20), "heap-MiB/plugin")
 		})
 	}
 }
