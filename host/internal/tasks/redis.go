@@ -179,11 +179,7 @@ func (s *Redis) Get(ctx context.Context, owner, id string) (Record, error) {
 	if !validID(id) {
 		return Record{}, ErrNotFound
 	}
-	v, err := s.run(ctx, "get", getScript, owner, id)
-	if err != nil {
-		return Record{}, err
-	}
-	code, rest, err := reply(v)
+	code, rest, err := s.call(ctx, "get", getScript, owner, id)
 	if err != nil {
 		return Record{}, err
 	}
@@ -247,11 +243,7 @@ func (s *Redis) Report(ctx context.Context, id string, p Progress) error {
 	if err != nil {
 		return fmt.Errorf("tasks: encoding progress: %w", err)
 	}
-	v, err := s.run(ctx, "report", reportScript, id, string(b))
-	if err != nil {
-		return err
-	}
-	code, rest, err := reply(v)
+	code, rest, err := s.call(ctx, "report", reportScript, id, string(b))
 	if err != nil {
 		return err
 	}
@@ -282,11 +274,7 @@ func (s *Redis) Finish(ctx context.Context, id string, status Status, message st
 	if result != nil {
 		hasResult = "1"
 	}
-	v, err := s.run(ctx, "finish", finishScript, id, string(status), message, hasResult, []byte(result))
-	if err != nil {
-		return Record{}, err
-	}
-	code, rest, err := reply(v)
+	code, rest, err := s.call(ctx, "finish", finishScript, id, string(status), message, hasResult, []byte(result))
 	if err != nil {
 		return Record{}, err
 	}
@@ -317,11 +305,7 @@ func (s *Redis) Cancel(ctx context.Context, owner, id, message string) (Record, 
 	if !validID(id) {
 		return Record{}, ErrNotFound
 	}
-	v, err := s.run(ctx, "cancel", cancelScript, owner, id, message)
-	if err != nil {
-		return Record{}, err
-	}
-	code, rest, err := reply(v)
+	code, rest, err := s.call(ctx, "cancel", cancelScript, owner, id, message)
 	if err != nil {
 		return Record{}, err
 	}
@@ -419,6 +403,15 @@ func (s *Redis) failed(ctx context.Context, op string, err error) error {
 }
 
 // reply splits a script's answer {code, ...}.
+// call runs a script and splits its reply into a status code and the rest.
+func (s *Redis) call(ctx context.Context, op string, script *redis.Script, args ...any) (string, []any, error) {
+	v, err := s.run(ctx, op, script, args...)
+	if err != nil {
+		return "", nil, err
+	}
+	return reply(v)
+}
+
 func reply(v any) (code string, rest []any, err error) {
 	items, ok := v.([]any)
 	if ok && len(items) > 0 {
