@@ -908,7 +908,7 @@ func (s *Server) tasksUpdate(rw rpcWriter, r *http.Request, id string) {
 // failure.
 func (s *Server) taskLookupFailed(rw rpcWriter, ctx context.Context, err error, verb string) {
 	if errors.Is(err, tasks.ErrNotFound) {
-		rw.fail(mcp.INVALID_PARAMS, "Failed to "+verb+" task: Task not found", nil)
+		rw.fail(mcp.INVALID_PARAMS, "Failed to "+verb+" task: Task not found (no task with this id is yours: it never existed, it expired after its TTL, or another subject owns it)", nil)
 		return
 	}
 	s.storeFailed(rw, ctx, err)

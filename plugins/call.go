@@ -330,7 +330,7 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 	}
 	defer inst.close()
 	p.pool.refill(p, key, limits, sb.Mounts)
-	p.ensureImage(sb.Mounts)
+	p.ensureImage(key.mounts, sb.Mounts)
 	inst.bind(ctx, stdout, stderr)
 	if err := st.arena.SetInput(input); err != nil {
 		return nil, stats, cerr(ErrMemoryLimit, "the call's input does not fit: "+err.Error(), err)

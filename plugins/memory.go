@@ -66,14 +66,19 @@ func (m *guestMemory) release() {
 // restore makes the memory's first len(img.mem) bytes those of img. The
 // memory must already be img's size.
 func (m *guestMemory) restore(img *image) {
-	if m.recycled {
-		// Every byte of the image range is rewritten: the last instance
-		// may have written anywhere in it.
-		copy(m.buf[:len(img.mem)], img.mem)
-		return
-	}
-	for _, r := range img.runs { // a new array is zero
+	// The image's non-zero pages are copied; in a recycled array, which
+	// the last instance may have written anywhere, the pages between them
+	// are cleared too (a new array is zero already).
+	from := 0
+	for _, r := range img.runs {
+		if m.recycled {
+			clear(m.buf[from:r.from])
+		}
 		copy(m.buf[r.from:r.to], img.mem[r.from:r.to])
+		from = r.to
+	}
+	if m.recycled {
+		clear(m.buf[from:len(img.mem)])
 	}
 }
 

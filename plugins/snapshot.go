@@ -133,14 +133,14 @@ func (s *snapshotter) close() {
 	}
 }
 
-// ensure makes the image for mounts in the background unless it exists, is
-// being made, or images are disabled for the plugin.
-func (p *Plugin) ensureImage(mounts []Mount) {
+// ensureImage makes the image for mounts (whose mountsKey is key) in the
+// background unless it exists, is being made, or images are disabled for
+// the plugin.
+func (p *Plugin) ensureImage(key string, mounts []Mount) {
 	s := p.snap
 	if s == nil {
 		return
 	}
-	key := mountsKey(mounts)
 	s.mu.Lock()
 	if s.disabled != "" || s.closed || s.images[key] != nil || s.making[key] {
 		s.mu.Unlock()

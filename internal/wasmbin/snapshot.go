@@ -418,7 +418,6 @@ func emptyDataSegments(payload []byte) ([]byte, []DataSegment, error) {
 					return nil, nil, fmt.Errorf("%w: data segment %d initialises memory %d", ErrUnsupported, i, mem)
 				}
 			}
-			exprStart := r.pos
 			off, isConst, err := r.constExpr()
 			if err != nil {
 				return nil, nil, fmt.Errorf("%w: data segment %d: offset: %v", ErrMalformed, i, err)
@@ -426,13 +425,11 @@ func emptyDataSegments(payload []byte) ([]byte, []DataSegment, error) {
 			if !isConst {
 				return nil, nil, fmt.Errorf("%w: data segment %d is placed by an expression, not by an i32.const", ErrUnsupported, i)
 			}
-			expr := r.b[exprStart:r.pos]
 			size, err := r.u32()
 			if err != nil || r.skip(int(size)) != nil {
 				return nil, nil, fmt.Errorf("%w: data segment %d: bad size", ErrMalformed, i)
 			}
 			segs = append(segs, DataSegment{Offset: off, Bytes: r.b[r.pos-int(size) : r.pos]})
-			_ = expr
 			// An empty passive segment in its place keeps the segment
 			// indices and behaves as the dropped active segment would
 			// (memory.init of nothing succeeds, of anything traps), and
