@@ -30,7 +30,10 @@ type Result struct {
 type Stats struct {
 	Instantiate time.Duration // creating the instance and running its initializer
 	Execute     time.Duration // running the export
-	MemoryBytes int64         // peak linear memory plus host memory
+	// Reused: the instance had served earlier calls and was reset to the
+	// plugin's memory image for this one (see WithRecycling).
+	Reused      bool
+	MemoryBytes int64 // peak linear memory plus host memory
 	InputBytes  int
 	OutputBytes int
 }
@@ -328,7 +331,14 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 			return nil, stats, cerr(ErrDenied, err.Error(), err)
 		}
 	}
-	defer inst.close()
+	recycle := false
+	defer func() {
+		if recycle {
+			go p.recycle(key, inst)
+		} else {
+			inst.close()
+		}
+	}()
 	p.pool.refill(p, key, limits, sb.Mounts)
 	p.ensureImage(key.mounts, sb.Mounts)
 	inst.bind(ctx, stdout, stderr)
@@ -336,12 +346,17 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 		return nil, stats, cerr(ErrMemoryLimit, "the call's input does not fit: "+err.Error(), err)
 	}
 	stats.Instantiate = time.Since(start)
+	stats.Reused = inst.uses > 0
 
 	ictx := context.WithValue(ctx, stateKey{}, st)
 	start = time.Now()
 	res, err := inst.mod.ExportedFunction(export).Call(ictx)
 	stats.Execute = time.Since(start)
 	stats.MemoryBytes = st.budget.peak
+	// Only a call that returned while its context was live: wazero closes
+	// a module whose context ends during a call, possibly just after it.
+	recycle = err == nil && ctx.Err() == nil && inst.img != nil && len(sb.Mounts) == 0 &&
+		p.recycleAllowed() && p.pool.startRecycling(key)
 	if err != nil {
 		return nil, stats, p.classify(ictx, st, tool, export, err)
 	}

@@ -21,10 +21,14 @@ import (
 	"github.com/wardenmcp/warden/plugins/internal/kernel"
 )
 
-// instance is one instantiated, initialised module, used for exactly one
-// call and then closed.
+// instance is one instantiated, initialised module. It serves one call,
+// then is closed or, when it started from a memory image, reset to the
+// image for another call (recycle.go).
 type instance struct {
 	mod         api.Module
+	img         *image     // the image it started from, or nil
+	fdBase      *[4]fdstat // descriptors 0-3 as they were before the first call; nil: not probed
+	uses        int        // calls served before the current one
 	mem         *guestMemory
 	budget      *budget
 	stdout      switchWriter
@@ -147,6 +151,17 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 			in.close()
 			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: "starting from the memory image: " + err.Error(), Err: err}
 		}
+		in.img = img
+		if probe := p.snap.prep.FDProbe; probe != "" && len(mounts) == 0 && !p.rt.noRecycle {
+			// The baseline against which a recycled instance's descriptors
+			// are checked.
+			fds, err := in.probeFDs(ictx, probe)
+			if err != nil {
+				in.close()
+				return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: "probing the instance's file descriptors: " + err.Error(), Err: err}
+			}
+			in.fdBase = &fds
+		}
 		return in, nil
 	}
 	if p.snap != nil {
@@ -202,17 +217,18 @@ func mountsKey(ms []Mount) string {
 // nothing survives a call. Pooling turns itself off for a plugin whose
 // initialiser calls host functions, since those would be bound to no call.
 type instancePool struct {
-	size     int
-	mu       sync.Mutex
-	ready    map[poolKey][]*instance
-	filling  map[poolKey]int
-	closed   bool
-	disabled bool
-	logger   *slog.Logger
+	size      int
+	mu        sync.Mutex
+	ready     map[poolKey][]*instance
+	filling   map[poolKey]int
+	recycling map[poolKey]int // instances being reset after their call
+	closed    bool
+	disabled  bool
+	logger    *slog.Logger
 }
 
 func newInstancePool(size int, logger *slog.Logger) *instancePool {
-	return &instancePool{size: size, ready: map[poolKey][]*instance{}, filling: map[poolKey]int{}, logger: logger}
+	return &instancePool{size: size, ready: map[poolKey][]*instance{}, filling: map[poolKey]int{}, recycling: map[poolKey]int{}, logger: logger}
 }
 
 // take returns a ready instance for key, or nil.
@@ -236,7 +252,7 @@ func (pl *instancePool) refill(p *Plugin, key poolKey, limits capabilities.Limit
 	if pl.size <= 0 || pl.closed || pl.disabled {
 		return
 	}
-	for n := pl.size - len(pl.ready[key]) - pl.filling[key]; n > 0; n-- {
+	for n := pl.size - len(pl.ready[key]) - pl.filling[key] - pl.recycling[key]; n > 0; n-- {
 		pl.filling[key]++
 		go pl.fill(p, key, limits, mounts)
 	}
@@ -267,6 +283,39 @@ func (pl *instancePool) fill(p *Plugin, key poolKey, limits capabilities.Limits,
 	default:
 		pl.ready[key] = append(pl.ready[key], in)
 	}
+}
+
+// startRecycling counts an instance on its way back to the pool under key;
+// it returns false when the pool is closed.
+func (pl *instancePool) startRecycling(key poolKey) bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed {
+		return false
+	}
+	pl.recycling[key]++
+	return true
+}
+
+// recycled ends what startRecycling began.
+func (pl *instancePool) recycled(key poolKey) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.recycling[key]--; pl.recycling[key] <= 0 {
+		delete(pl.recycling, key)
+	}
+}
+
+// keep adds a reset instance to the ready ones under key, unless the pool
+// is closed or already holds max of them.
+func (pl *instancePool) keep(key poolKey, in *instance, max int) bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed || len(pl.ready[key]) >= max {
+		return false
+	}
+	pl.ready[key] = append(pl.ready[key], in)
+	return true
 }
 
 // close discards the ready instances and stops refilling.

@@ -37,6 +37,7 @@ type Runtime struct {
 	queue          int
 	prewarm        int
 	noImages       bool
+	noRecycle      bool
 }
 
 // DefaultPrewarm is how many instances per plugin are kept instantiated and
@@ -55,6 +56,7 @@ type runtimeConfig struct {
 	concurrency, perPlugin, queue int
 	prewarm                       int
 	noImages                      bool
+	noRecycle                     bool
 	cacheDir                      string
 	logger                        *slog.Logger
 	maxModuleBytes                int64
@@ -164,6 +166,20 @@ func WithMemoryImages(on bool) Option {
 	}
 }
 
+// WithRecycling turns instance recycling on (the default) or off. With
+// recycling, an instance that started from a memory image and whose call
+// ended cleanly is reset to the image (memory, globals, random seeds; its
+// tables and file descriptors are proven unchanged) and serves a later
+// call, which then skips instantiation. It applies only to plugins whose
+// code cannot change state that a reset cannot restore, and only to calls
+// without mounts (RATIONALE.md).
+func WithRecycling(on bool) Option {
+	return func(c *runtimeConfig) error {
+		c.noRecycle = !on
+		return nil
+	}
+}
+
 // ServeGCPercent is the garbage collector setting a long-running server
 // should use (warden serve sets it unless GOGC is set): with memory images,
 // most of the heap is guest memory arrays, which hold no pointers, so
@@ -183,7 +199,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		}
 	}
 	r := &Runtime{logger: cfg.logger, maxModuleBytes: cfg.maxModuleBytes, defaults: capabilities.DefaultLimits, ceilings: capabilities.MaxLimits,
-		calls: newGate(cfg.concurrency, cfg.queue), perPlugin: cfg.perPlugin, queue: cfg.queue, prewarm: cfg.prewarm, noImages: cfg.noImages}
+		calls: newGate(cfg.concurrency, cfg.queue), perPlugin: cfg.perPlugin, queue: cfg.queue, prewarm: cfg.prewarm, noImages: cfg.noImages, noRecycle: cfg.noRecycle || cfg.noImages}
 	if cfg.defaults != nil {
 		r.defaults = cfg.defaults.WithDefaults(capabilities.DefaultLimits)
 	}

@@ -108,6 +108,7 @@ type snapshotter struct {
 	making   map[string]bool
 	disabled string // why images are not used, once known
 	closed   bool
+	reuse    reuse
 }
 
 // get returns the image for mounts key, or nil when there is none (yet).

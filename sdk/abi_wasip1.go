@@ -281,5 +281,16 @@ func exportCompleteV2() int32 { return run(exportComplete) }
 //go:wasmexport warden_prepare
 func exportPrepare() {
 	defaultRegistry.prepare()
+	headroom = make([]byte, headroomBytes)
+	headroom = nil
 	runtime.GC()
+	defaultRegistry.warm()
 }
+
+// headroom grows the heap in warden_prepare, to be freed before the image
+// is taken: a call then finds free pages in its heap instead of growing
+// the memory, which would make its instance impossible to recycle (a
+// memory cannot shrink). The pages are zero, which costs an image little.
+var headroom []byte
+
+const headroomBytes = 1 << 20

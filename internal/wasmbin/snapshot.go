@@ -3,15 +3,20 @@ package wasmbin
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
 // Section IDs used here.
 const (
-	secImport = 2
-	secGlobal = 6
-	secExport = 7
-	secData   = 11
+	secType     = 1
+	secImport   = 2
+	secFunction = 3
+	secGlobal   = 6
+	secExport   = 7
+	secCode     = 10
+	secData     = 11
 )
 
 // Prepared is a module rewritten so that an instance of it can be started
@@ -29,7 +34,16 @@ type Prepared struct {
 	Data []DataSegment
 	// Exports are the names the original module exports.
 	Exports []string
+	// FDProbe is the export name of a function the rewrite added, (fd,
+	// buf i32) -> errno i32, that calls the module's own import of WASI
+	// fd_fdstat_get: through it the host can read the guest's view of its
+	// file descriptors after a call. Empty when the module does not import
+	// fd_fdstat_get (with the right type).
+	FDProbe string
 }
+
+// FDProbeSuffix is the name FDProbe has after the prefix.
+const FDProbeSuffix = "fdstat"
 
 // DataSegment is an active data segment: bytes copied into memory 0 at
 // Offset when an instance starts.
@@ -38,10 +52,12 @@ type DataSegment struct {
 	Bytes  []byte
 }
 
-// ErrUnsupported is wrapped by PrepareSnapshot's errors about modules that
-// are well-formed but cannot be started from an image (for example, a data
-// segment placed by a global's value).
-var ErrUnsupported = errors.New("module cannot be snapshotted")
+// ErrUnsupported is wrapped by the errors about modules that are
+// well-formed but that a function here cannot handle: PrepareSnapshot's
+// for modules that cannot be started from an image (for example, a data
+// segment placed by a global's value), ScanCode's for instructions it does
+// not know.
+var ErrUnsupported = errors.New("unsupported module")
 
 // PrepareSnapshot rewrites b for starting instances from a memory image:
 // mutable globals are exported as prefix followed by their index (so their
@@ -60,8 +76,9 @@ func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
 		return nil, err
 	}
 	var importedGlobals uint32
+	var funcs []funcImport
 	var mutable []uint32
-	exportAt, dataAt, globalAt := -1, -1, -1
+	exportAt, dataAt, globalAt, typeAt, funcAt, codeAt := -1, -1, -1, -1, -1, -1
 	hasDataCount := false
 	for i, s := range secs {
 		switch s.ID {
@@ -72,9 +89,15 @@ func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
 			// could copy the data segments in or start from an image.
 			return nil, fmt.Errorf("%w: the module has a start function", ErrUnsupported)
 		case secImport:
-			if importedGlobals, err = countImportedGlobals(s.Payload); err != nil {
+			if importedGlobals, funcs, err = readImports(s.Payload); err != nil {
 				return nil, fmt.Errorf("%w: import section: %v", ErrMalformed, err)
 			}
+		case secType:
+			typeAt = i
+		case secFunction:
+			funcAt = i
+		case secCode:
+			codeAt = i
 		case secGlobal:
 			globalAt = i
 		case secExport:
@@ -93,11 +116,25 @@ func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
 		p.Globals = append(p.Globals, fmt.Sprintf("%s%d", prefix, idx))
 	}
 
+	// The fd probe: a function appended to the function and code sections
+	// (so no index changes) and exported.
+	var probe *probeFunc
+	if typeAt >= 0 && funcAt >= 0 && codeAt >= 0 {
+		if probe, err = newProbe(secs[typeAt].Payload, secs[funcAt].Payload, secs[codeAt].Payload, funcs); err != nil {
+			return nil, err
+		}
+	}
+	extra := map[string]uint32{}
+	if probe != nil {
+		p.FDProbe = prefix + FDProbeSuffix
+		extra[p.FDProbe] = probe.index
+	}
+
 	var exportPayload []byte
 	if exportAt >= 0 {
-		exportPayload, p.Exports, err = addExports(secs[exportAt].Payload, prefix, mutable)
+		exportPayload, p.Exports, err = addExports(secs[exportAt].Payload, prefix, mutable, extra)
 	} else {
-		exportPayload, p.Exports, err = addExports([]byte{0}, prefix, mutable)
+		exportPayload, p.Exports, err = addExports([]byte{0}, prefix, mutable, extra)
 	}
 	if err != nil {
 		return nil, err
@@ -131,10 +168,18 @@ func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
 		if exportAt < 0 && !wroteExports && s.ID != 0 && s.ID > secExport && s.ID != 12 && s.ID != 13 {
 			writeExports()
 		}
-		switch i {
-		case exportAt:
+		switch {
+		case i == exportAt:
 			writeExports()
-		case dataAt:
+		case probe != nil && i == funcAt:
+			out = append(out, secFunction)
+			out = appendUleb(out, uint32(len(probe.functions)))
+			out = append(out, probe.functions...)
+		case probe != nil && i == codeAt:
+			out = append(out, secCode)
+			out = appendUleb(out, uint32(len(probe.code)))
+			out = append(out, probe.code...)
+		case i == dataAt:
 			out = append(out, secData)
 			out = appendUleb(out, uint32(len(dataPayload)))
 			out = append(out, dataPayload...)
@@ -227,27 +272,47 @@ func (r *reader) limits() error {
 	return err
 }
 
-func countImportedGlobals(payload []byte) (uint32, error) {
+// funcImport is an imported function: its module and name, and its type.
+type funcImport struct {
+	module, name string
+	typ          uint32
+}
+
+// readImports counts the imported globals and lists the imported
+// functions, in index order.
+func readImports(payload []byte) (globals uint32, funcs []funcImport, err error) {
 	r := &reader{b: payload}
 	n, err := r.u32()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	var globals uint32
-	for i := uint32(0); i < n; i++ {
+	str := func() (string, error) {
+		start := r.pos
 		if err := r.name(); err != nil {
-			return 0, err
+			return "", err
 		}
-		if err := r.name(); err != nil {
-			return 0, err
+		_, k, _ := uleb32(r.b[start:])
+		return string(r.b[start+k : r.pos]), nil
+	}
+	for i := uint32(0); i < n; i++ {
+		mod, err := str()
+		if err != nil {
+			return 0, nil, err
+		}
+		name, err := str()
+		if err != nil {
+			return 0, nil, err
 		}
 		kind, err := r.byte()
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		switch kind {
 		case 0x00: // function: type index
-			_, err = r.u32()
+			var t uint32
+			if t, err = r.u32(); err == nil {
+				funcs = append(funcs, funcImport{mod, name, t})
+			}
 		case 0x01: // table: reference type, limits
 			if _, err = r.byte(); err == nil {
 				err = r.limits()
@@ -262,13 +327,112 @@ func countImportedGlobals(payload []byte) (uint32, error) {
 				_, err = r.u32()
 			}
 		default:
-			return 0, fmt.Errorf("import %d has unknown kind 0x%02x", i, kind)
+			return 0, nil, fmt.Errorf("import %d has unknown kind 0x%02x", i, kind)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("import %d: %v", i, err)
+			return 0, nil, fmt.Errorf("import %d: %v", i, err)
 		}
 	}
-	return globals, nil
+	return globals, funcs, nil
+}
+
+// probeFunc is the fd probe added to a module: the rewritten function and
+// code section payloads, and the new function's index.
+type probeFunc struct {
+	functions, code []byte
+	index           uint32
+}
+
+// newProbe adds, to the function and code sections, a function that
+// forwards its two i32 arguments to the imported WASI fd_fdstat_get and
+// returns its errno. It returns nil when there is no such import of type
+// (i32, i32) -> i32.
+func newProbe(types, functions, code []byte, imports []funcImport) (*probeFunc, error) {
+	target := -1
+	for i, f := range imports {
+		if f.module == "wasi_snapshot_preview1" && f.name == "fd_fdstat_get" {
+			target = i
+			break
+		}
+	}
+	if target < 0 {
+		return nil, nil
+	}
+	typ := imports[target].typ
+	if ok, err := isFuncType(types, typ, []byte{0x7f, 0x7f}, []byte{0x7f}); err != nil || !ok {
+		return nil, err
+	}
+	rf := &reader{b: functions}
+	nf, err := rf.u32()
+	if err != nil {
+		return nil, fmt.Errorf("%w: function section: %v", ErrMalformed, err)
+	}
+	rc := &reader{b: code}
+	nc, err := rc.u32()
+	if err != nil {
+		return nil, fmt.Errorf("%w: code section: %v", ErrMalformed, err)
+	}
+	if nf != nc {
+		return nil, fmt.Errorf("%w: %d functions declared but %d bodies", ErrMalformed, nf, nc)
+	}
+	p := &probeFunc{index: uint32(len(imports)) + nf}
+	p.functions = appendUleb(nil, nf+1)
+	p.functions = append(p.functions, functions[rf.pos:]...)
+	p.functions = appendUleb(p.functions, typ)
+
+	body := []byte{0x00, 0x20, 0x00, 0x20, 0x01, 0x10} // no locals; local.get 0; local.get 1; call
+	body = appendUleb(body, uint32(target))
+	body = append(body, 0x0b)
+	p.code = appendUleb(nil, nc+1)
+	p.code = append(p.code, code[rc.pos:]...)
+	p.code = appendUleb(p.code, uint32(len(body)))
+	p.code = append(p.code, body...)
+	return p, nil
+}
+
+// isFuncType reports whether type idx of the type section is the function
+// type params -> results.
+func isFuncType(types []byte, idx uint32, params, results []byte) (bool, error) {
+	r := &reader{b: types}
+	n, err := r.u32()
+	if err != nil {
+		return false, fmt.Errorf("%w: type section: %v", ErrMalformed, err)
+	}
+	if idx >= n {
+		return false, fmt.Errorf("%w: type %d does not exist (%d types)", ErrMalformed, idx, n)
+	}
+	vec := func() ([]byte, error) {
+		k, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		start := r.pos
+		if err := r.skip(int(k)); err != nil {
+			return nil, err
+		}
+		return r.b[start:r.pos], nil
+	}
+	for i := uint32(0); i <= idx; i++ {
+		form, err := r.byte()
+		if err != nil {
+			return false, fmt.Errorf("%w: type %d: %v", ErrMalformed, i, err)
+		}
+		if form != 0x60 {
+			return false, nil // not a plain function type (GC proposal): no probe
+		}
+		ps, err := vec()
+		if err != nil {
+			return false, fmt.Errorf("%w: type %d: %v", ErrMalformed, i, err)
+		}
+		rs, err := vec()
+		if err != nil {
+			return false, fmt.Errorf("%w: type %d: %v", ErrMalformed, i, err)
+		}
+		if i == idx {
+			return string(ps) == string(params) && string(rs) == string(results), nil
+		}
+	}
+	return false, nil
 }
 
 // constExpr skips a constant expression up to and including its end, and
@@ -352,7 +516,7 @@ func mutableGlobals(payload []byte, imported uint32) ([]uint32, error) {
 	return out, nil
 }
 
-func addExports(payload []byte, prefix string, globals []uint32) ([]byte, []string, error) {
+func addExports(payload []byte, prefix string, globals []uint32, funcs map[string]uint32) ([]byte, []string, error) {
 	r := &reader{b: payload}
 	n, err := r.u32()
 	if err != nil {
@@ -381,8 +545,14 @@ func addExports(payload []byte, prefix string, globals []uint32) ([]byte, []stri
 		return nil, nil, fmt.Errorf("%w: export section has %d trailing bytes", ErrMalformed, len(payload)-r.pos)
 	}
 	body := r.b[bodyStart:]
-	out := appendUleb(nil, n+uint32(len(globals)))
+	out := appendUleb(nil, n+uint32(len(globals)+len(funcs)))
 	out = append(out, body...)
+	for _, name := range slices.Sorted(maps.Keys(funcs)) {
+		out = appendUleb(out, uint32(len(name)))
+		out = append(out, name...)
+		out = append(out, 0x00) // function
+		out = appendUleb(out, funcs[name])
+	}
 	for _, idx := range globals {
 		name := fmt.Sprintf("%s%d", prefix, idx)
 		out = appendUleb(out, uint32(len(name)))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 func section(id byte, payload ...byte) []byte {
@@ -134,4 +135,50 @@ func FuzzPrepareSnapshot(f *testing.F) {
 			t.Fatalf("globals: %d then %d", len(p.Globals), len(q.Globals))
 		}
 	})
+}
+
+// TestPrepareSnapshotFDProbe checks the added fd probe: it reaches the
+// module's own WASI fd_fdstat_get (so it sees the instance's descriptors),
+// and the module's functions keep their indices.
+func TestPrepareSnapshotFDProbe(t *testing.T) {
+	ctx := context.Background()
+	wasm := cat(header,
+		// types: 0 = (i32 i32) -> i32, 1 = () -> i32
+		section(1, vec([]byte{0x60, 2, 0x7f, 0x7f, 1, 0x7f}, []byte{0x60, 0, 1, 0x7f})...),
+		section(2, vec(cat(name("wasi_snapshot_preview1"), name("fd_fdstat_get"), []byte{0x00, 0}))...),
+		section(3, vec([]byte{1})...),
+		section(5, vec([]byte{0x00, 1})...),
+		section(7, vec(cat(name("seven"), []byte{0x00, 1}), cat(name("memory"), []byte{0x02, 0}))...),
+		section(10, vec([]byte{4, 0, 0x41, 7, 0x0b})...),
+	)
+	p, err := PrepareSnapshot(wasm, "host.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FDProbe != "host."+FDProbeSuffix {
+		t.Fatalf("FDProbe = %q, want host.%s", p.FDProbe, FDProbeSuffix)
+	}
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	mod, err := r.InstantiateWithConfig(ctx, p.Module, wazero.NewModuleConfig().WithName("guest"))
+	if err != nil {
+		t.Fatalf("the prepared module does not instantiate: %v", err)
+	}
+	if res, err := mod.ExportedFunction("seven").Call(ctx); err != nil || res[0] != 7 {
+		t.Fatalf("seven() = %v, %v: the module's own function moved", res, err)
+	}
+	probe := mod.ExportedFunction(p.FDProbe)
+	for fd, want := range map[uint64]uint64{1: 0, 2: 0, 9: 8 /* EBADF */} {
+		res, err := probe.Call(ctx, fd, 64)
+		if err != nil || res[0] != want {
+			t.Errorf("probe(%d) = %v, %v; want errno %d", fd, res, err, want)
+		}
+	}
+
+	// Without the import there is no probe.
+	p, err = PrepareSnapshot(testModule(false, true), "host.")
+	if err != nil || p.FDProbe != "" {
+		t.Errorf("module without fd_fdstat_get: FDProbe = %q, %v; want none", p.FDProbe, err)
+	}
 }

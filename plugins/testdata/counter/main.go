@@ -6,6 +6,8 @@
 // differ between calls when the host gives plugins a real random source;
 // runtime-random returns what the Go runtime's own generators give (which a
 // memory image of the initialised module would replay unless reseeded).
+// close-stdout, write-stdout and grow change state that a recycled instance
+// must not carry into the next call: its descriptors and its memory size.
 package main
 
 import (
@@ -14,7 +16,9 @@ import (
 	"fmt"
 	mrand1 "math/rand"
 	mrand "math/rand/v2"
+	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/wardenmcp/warden/sdk"
 )
@@ -55,5 +59,25 @@ func init() {
 				}
 			}
 			return sdk.Text(fmt.Sprintf("v2=%x v1=%x map=%s init=%x", mrand.Uint64(), mrand1.Int63(), order, atInit)), nil
+		})
+	sdk.AddTool(sdk.Tool{Name: "close-stdout", Description: "Close file descriptor 1."},
+		func(c *sdk.Context, _ struct{}) (*sdk.Result, error) {
+			return sdk.Text(fmt.Sprint(syscall.Close(1))), nil
+		})
+	sdk.AddTool(sdk.Tool{Name: "write-stdout", Description: "Write a line to stdout and say whether it worked."},
+		func(c *sdk.Context, _ struct{}) (*sdk.Result, error) {
+			if _, err := os.Stdout.WriteString("hello\n"); err != nil {
+				return sdk.Text(err.Error()), nil
+			}
+			return sdk.Text("ok"), nil
+		})
+	sdk.AddTool(sdk.Tool{Name: "grow", Description: "Grow the heap by 32 MiB and count."},
+		func(c *sdk.Context, _ struct{}) (*sdk.Result, error) {
+			big := make([]byte, 32<<20)
+			for i := range big {
+				big[i] = byte(i)
+			}
+			calls++
+			return sdk.Text(strconv.Itoa(calls + int(big[len(big)-1])*0)), nil
 		})
 }
