@@ -350,7 +350,7 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 
 	ictx := context.WithValue(ctx, stateKey{}, st)
 	start = time.Now()
-	res, err := inst.mod.ExportedFunction(export).Call(ictx)
+	res, err := inst.function(export).Call(ictx)
 	stats.Execute = time.Since(start)
 	stats.MemoryBytes = st.budget.peak
 	// Only a call that returned while its context was live: wazero closes

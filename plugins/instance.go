@@ -26,9 +26,10 @@ import (
 // image for another call (recycle.go).
 type instance struct {
 	mod         api.Module
-	img         *image     // the image it started from, or nil
-	fdBase      *[4]fdstat // descriptors 0-3 as they were before the first call; nil: not probed
-	uses        int        // calls served before the current one
+	img         *image                        // the image it started from, or nil
+	fdBase      *[wasmbin.FDProbeCount]fdstat // descriptors as they were before the first call; nil: not probed
+	uses        int                           // calls served before the current one
+	funcs       map[string]api.Function       // exports looked up so far: each lookup makes a call engine and its stack
 	mem         *guestMemory
 	budget      *budget
 	stdout      switchWriter
@@ -65,6 +66,19 @@ func (in *instance) bind(ctx context.Context, stdout, stderr io.Writer) {
 	in.ctx.Store(&ctx)
 	in.stdout.set(stdout)
 	in.stderr.set(stderr)
+}
+
+// function returns the exported function name, or nil.
+func (in *instance) function(name string) api.Function {
+	if f, ok := in.funcs[name]; ok {
+		return f
+	}
+	f := in.mod.ExportedFunction(name)
+	if in.funcs == nil {
+		in.funcs = map[string]api.Function{}
+	}
+	in.funcs[name] = f
+	return f
 }
 
 func (in *instance) sleep(ns int64) {

@@ -3,6 +3,7 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -118,32 +119,32 @@ type fdstat struct {
 }
 
 // probeFDs reads descriptors 0 to 3 through the module's fd probe. The
-// structure is written to the last bytes of memory, which are put back.
-func (in *instance) probeFDs(ctx context.Context, probe string) ([4]fdstat, error) {
-	var out [4]fdstat
-	f := in.mod.ExportedFunction(probe)
+// structures are written to the last bytes of memory, which are put back.
+func (in *instance) probeFDs(ctx context.Context, probe string) ([wasmbin.FDProbeCount]fdstat, error) {
+	var out [wasmbin.FDProbeCount]fdstat
+	f := in.function(probe)
 	if f == nil {
 		return out, fmt.Errorf("export %s is missing", probe)
 	}
 	mem := in.mod.Memory()
-	at := mem.Size() - 24
-	saved, ok := mem.Read(at, 24)
+	at := mem.Size() - wasmbin.FDProbeBytes
+	saved, ok := mem.Read(at, wasmbin.FDProbeBytes)
 	if !ok {
 		return out, fmt.Errorf("memory too small for the fd probe")
 	}
 	saved = bytes.Clone(saved)
 	defer mem.Write(at, saved)
+	if _, err := f.Call(ctx, uint64(at), 0); err != nil {
+		return out, err
+	}
+	b, _ := mem.Read(at, wasmbin.FDProbeBytes)
 	for fd := range out {
-		res, err := f.Call(ctx, uint64(fd), uint64(at))
-		if err != nil {
-			return out, err
-		}
-		out[fd].errno = uint32(res[0])
+		st := b[24*fd:]
+		out[fd].errno = binary.LittleEndian.Uint32(b[24*wasmbin.FDProbeCount+4*fd:])
 		if out[fd].errno == 0 {
-			b, _ := mem.Read(at, 24)
-			out[fd].stat[0] = b[0]
-			copy(out[fd].stat[1:3], b[2:4])
-			copy(out[fd].stat[3:], b[8:24])
+			out[fd].stat[0] = st[0]
+			copy(out[fd].stat[1:3], st[2:4])
+			copy(out[fd].stat[3:], st[8:24])
 		}
 	}
 	return out, nil

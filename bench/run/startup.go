@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardenmcp/warden/host"
@@ -103,13 +106,28 @@ func startupOnce(ctx context.Context, cacheDir string, names []string, mods [][]
 		return 0, err
 	}
 	defer srv.Close(context.Background())
-	set := make([]*host.Plugin, 0, len(mods))
+	// As warden serve does (internal/daemon): GOMAXPROCS loads at a time,
+	// served in order.
+	set := make([]*host.Plugin, len(mods))
+	errs := make([]error, len(mods))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
 	for i, m := range mods {
-		p, err := rt.Load(ctx, names[i], m)
-		if err != nil {
-			return 0, fmt.Errorf("loading %s: %w", names[i], err)
-		}
-		set = append(set, &host.Plugin{Name: names[i], Module: p})
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p, err := rt.Load(ctx, names[i], m)
+			if err != nil {
+				errs[i] = fmt.Errorf("loading %s: %w", names[i], err)
+				return
+			}
+			set[i] = &host.Plugin{Name: names[i], Module: p}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
 	}
 	if err := srv.Swap(set, nil); err != nil {
 		return 0, err

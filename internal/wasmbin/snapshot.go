@@ -34,16 +34,25 @@ type Prepared struct {
 	Data []DataSegment
 	// Exports are the names the original module exports.
 	Exports []string
-	// FDProbe is the export name of a function the rewrite added, (fd,
-	// buf i32) -> errno i32, that calls the module's own import of WASI
-	// fd_fdstat_get: through it the host can read the guest's view of its
-	// file descriptors after a call. Empty when the module does not import
-	// fd_fdstat_get (with the right type).
+	// FDProbe is the export name of a function the rewrite added, of type
+	// (buf, unused i32) -> i32, that calls the module's own import of WASI
+	// fd_fdstat_get for descriptors 0 to FDProbeCount-1: descriptor i's
+	// 24-byte fdstat goes to buf+24*i and its errno, as a little-endian
+	// u32, to buf+24*FDProbeCount+4*i; it returns 0. Through it the host
+	// reads the guest's view of its descriptors after a call. Empty when the
+	// module does not import fd_fdstat_get with its WASI type.
 	FDProbe string
 }
 
 // FDProbeSuffix is the name FDProbe has after the prefix.
 const FDProbeSuffix = "fdstat"
+
+// FDProbeCount is the number of descriptors FDProbe reads, and
+// FDProbeBytes the size of the buffer it fills.
+const (
+	FDProbeCount = 4
+	FDProbeBytes = FDProbeCount * (24 + 4)
+)
 
 // DataSegment is an active data segment: bytes copied into memory 0 at
 // Offset when an instance starts.
@@ -343,10 +352,9 @@ type probeFunc struct {
 	index           uint32
 }
 
-// newProbe adds, to the function and code sections, a function that
-// forwards its two i32 arguments to the imported WASI fd_fdstat_get and
-// returns its errno. It returns nil when there is no such import of type
-// (i32, i32) -> i32.
+// newProbe adds to the function and code sections the FDProbe function
+// (see Prepared), of the type of the imported WASI fd_fdstat_get. It
+// returns nil when there is no such import of type (i32, i32) -> i32.
 func newProbe(types, functions, code []byte, imports []funcImport) (*probeFunc, error) {
 	target := -1
 	for i, f := range imports {
@@ -380,14 +388,34 @@ func newProbe(types, functions, code []byte, imports []funcImport) (*probeFunc, 
 	p.functions = append(p.functions, functions[rf.pos:]...)
 	p.functions = appendUleb(p.functions, typ)
 
-	body := []byte{0x00, 0x20, 0x00, 0x20, 0x01, 0x10} // no locals; local.get 0; local.get 1; call
-	body = appendUleb(body, uint32(target))
-	body = append(body, 0x0b)
+	body := []byte{0x00} // no locals
+	for fd := range FDProbeCount {
+		// i32.store offset=24*count+4*fd (buf, fd_fdstat_get(fd, buf+24*fd))
+		body = append(body, 0x20, 0x00, 0x41, byte(fd), 0x20, 0x00, 0x41)
+		body = appendSleb(body, int32(24*fd))
+		body = append(body, 0x6a, 0x10) // i32.add; call
+		body = appendUleb(body, uint32(target))
+		body = append(body, 0x36, 0x02) // i32.store align=4
+		body = appendUleb(body, uint32(24*FDProbeCount+4*fd))
+	}
+	body = append(body, 0x41, 0x00, 0x0b) // i32.const 0; end
 	p.code = appendUleb(nil, nc+1)
 	p.code = append(p.code, code[rc.pos:]...)
 	p.code = appendUleb(p.code, uint32(len(body)))
 	p.code = append(p.code, body...)
 	return p, nil
+}
+
+// appendSleb appends v as a signed LEB128.
+func appendSleb(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 && c&0x40 == 0 || v == -1 && c&0x40 != 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
 }
 
 // isFuncType reports whether type idx of the type section is the function

@@ -3,6 +3,7 @@ package wasmbin
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -169,11 +170,18 @@ func TestPrepareSnapshotFDProbe(t *testing.T) {
 		t.Fatalf("seven() = %v, %v: the module's own function moved", res, err)
 	}
 	probe := mod.ExportedFunction(p.FDProbe)
-	for fd, want := range map[uint64]uint64{1: 0, 2: 0, 9: 8 /* EBADF */} {
-		res, err := probe.Call(ctx, fd, 64)
-		if err != nil || res[0] != want {
-			t.Errorf("probe(%d) = %v, %v; want errno %d", fd, res, err, want)
+	const buf = 128
+	if res, err := probe.Call(ctx, buf, 0); err != nil || res[0] != 0 {
+		t.Fatalf("probe() = %v, %v; want 0", res, err)
+	}
+	out, _ := mod.Memory().Read(buf, FDProbeBytes)
+	for fd, want := range []uint32{0, 0, 0, 8 /* EBADF */} {
+		if got := binary.LittleEndian.Uint32(out[24*FDProbeCount+4*fd:]); got != want {
+			t.Errorf("fd %d: errno %d, want %d", fd, got, want)
 		}
+	}
+	if binary.LittleEndian.Uint64(out[24*1+8:]) == 0 {
+		t.Error("fdstat of stdout has no rights: the structure was not written where it belongs")
 	}
 
 	// Without the import there is no probe.
