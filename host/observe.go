@@ -55,7 +55,7 @@ func (o *observation) end(stats *plugins.Stats, bytesOut int, isError bool, err 
 	if o.call != nil {
 		out := telemetry.Outcome{Result: result, BytesIn: o.rec.BytesIn, BytesOut: bytesOut, Err: err}
 		if stats != nil {
-			out.Instantiate, out.Execute, out.MemoryBytes = stats.Instantiate, stats.Execute, stats.MemoryBytes
+			out.Instantiate, out.Execute, out.MemoryBytes, out.Reused = stats.Instantiate, stats.Execute, stats.MemoryBytes, stats.Reused
 		}
 		o.call.End(out)
 	}

@@ -155,7 +155,15 @@ func (in *instance) probeFDs(ctx context.Context, probe string) ([wasmbin.FDProb
 // It runs after the call, off the caller's path.
 func (p *Plugin) recycle(key poolKey, in *instance) {
 	defer p.pool.recycled(key)
-	if err := in.reset(p.snap.prep); err != nil {
+	// Under the runtime's read lock: Runtime.Close closes every module,
+	// and wazero does not expect that while the probe runs in one.
+	p.rt.mu.RLock()
+	err := fmt.Errorf("the runtime is closed")
+	if p.rt.wz != nil {
+		err = in.reset(p.snap.prep)
+	}
+	p.rt.mu.RUnlock()
+	if err != nil {
 		p.rt.logger.Debug("instance not recycled", slog.String("plugin", p.name), slog.String("reason", err.Error()))
 		in.close()
 		return

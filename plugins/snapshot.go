@@ -18,9 +18,9 @@ import (
 	"github.com/wardenmcp/warden/internal/wasmbin"
 )
 
-// globalPrefix names the exports the host adds to a module for its
-// mutable globals, so that their values can be read after the initialiser
-// and set in a new instance.
+// globalPrefix names the exports the host adds to a module: its mutable
+// globals, so that their values can be read after the initialiser and set
+// in a new instance, and the descriptor probe (wasmbin.Prepared.FDProbe).
 const globalPrefix = "warden.snapshot.global."
 
 // prepareExport is an optional export run after the initialiser and before

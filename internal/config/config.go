@@ -146,10 +146,10 @@ type Limits struct {
 	// Prewarm is how many instances per plugin are made ahead of calls
 	// (each still serves one call); nil means the default, 0 disables.
 	Prewarm *int `yaml:"prewarm"`
-	// MemoryImages starts calls from a copy-on-write image of the
-	// initialised module (nil: on); false runs every plugin's initialiser
-	// in every call, for plugins that draw values in it that must differ
-	// per call.
+	// MemoryImages starts calls from a copy of an image of the
+	// initialised module, and resets instances to it for later calls
+	// (nil: on); false runs every plugin's initialiser in every call, for
+	// plugins that draw values in it that must differ per call.
 	MemoryImages *bool               `yaml:"memoryImages"`
 	Ceilings     capabilities.Limits `yaml:"ceilings"`
 }

@@ -65,6 +65,7 @@ const (
 	AttrInstantiate = attribute.Key("warden.instantiate.duration") // seconds, float
 	AttrExecute     = attribute.Key("warden.execute.duration")     // seconds, float
 	AttrMemory      = attribute.Key("warden.memory.bytes")         // peak guest memory
+	AttrReused      = attribute.Key("warden.instance.reused")      // the instance was reset to the image after an earlier call
 	AttrBytesIn     = attribute.Key("warden.bytes_in")             // request payload size
 	AttrBytesOut    = attribute.Key("warden.bytes_out")            // response payload size
 )
@@ -158,6 +159,9 @@ type Outcome struct {
 	Instantiate, Execute time.Duration
 	// MemoryBytes is the guest's peak linear memory; zero when unknown.
 	MemoryBytes int64
+	// Reused: the call ran in an instance reset to the plugin's memory
+	// image after an earlier call rather than a new one.
+	Reused bool
 	// BytesIn and BytesOut are the request and response payload sizes.
 	BytesIn, BytesOut int
 	// Err, when set, is recorded on the span as an exception event with its
@@ -280,6 +284,9 @@ func (t *Telemetry) endCall(c *Call, o Outcome) {
 		}
 		if o.MemoryBytes > 0 {
 			attrs = append(attrs, AttrMemory.Int64(o.MemoryBytes))
+		}
+		if o.Reused {
+			attrs = append(attrs, AttrReused.Bool(true))
 		}
 		c.span.SetAttributes(attrs...)
 		if o.Err != nil {

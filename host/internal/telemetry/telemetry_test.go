@@ -94,7 +94,7 @@ func TestTraceparentMakesCallSpanChildOfClientTrace(t *testing.T) {
 	rec := httptest.NewRecorder()
 	callHandler(tel, Outcome{
 		Result: ResultOK, Instantiate: 3 * time.Millisecond, Execute: 5 * time.Millisecond,
-		MemoryBytes: 2 << 20, BytesIn: 10, BytesOut: 20,
+		MemoryBytes: 2 << 20, BytesIn: 10, BytesOut: 20, Reused: true,
 	}).ServeHTTP(rec, clientRequest("01"))
 
 	spans := exp.GetSpans()
@@ -158,6 +158,9 @@ func TestTraceparentMakesCallSpanChildOfClientTrace(t *testing.T) {
 	}
 	if ca[AttrMemory].AsInt64() != 2<<20 || ca[AttrBytesIn].AsInt64() != 10 || ca[AttrBytesOut].AsInt64() != 20 {
 		t.Errorf("memory/bytes attributes = %v %v %v", ca[AttrMemory], ca[AttrBytesIn], ca[AttrBytesOut])
+	}
+	if !ca[AttrReused].AsBool() {
+		t.Errorf("%s = %v, want true", AttrReused, ca[AttrReused])
 	}
 	if call.Status.Code != codes.Unset {
 		t.Errorf("ok call has status %v", call.Status)
