@@ -318,6 +318,10 @@ func (r *registry) warm() {
 		if in, err := e.inputSchema(); err == nil {
 			in.Validate(req.args)
 		}
+		if e.in != nil {
+			// Fills jsonv's per-type field cache in the image.
+			_ = jsonv.Decode(map[string]any{}, reflect.New(e.in).Interface())
+		}
 		appendResult(nil, &Result{Content: []Content{{Type: "text", Text: e.name}}})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Field is a struct field as encoding/json sees it.
@@ -31,8 +32,22 @@ type Field struct {
 // Fields lists the JSON fields of struct type t following encoding/json's
 // rules: embedded structs are flattened, a shallower field hides deeper ones
 // of the same name, and at equal depth a tagged name wins over untagged ones
-// while two equally good fields cancel each other.
+// while two equally good fields cancel each other. The list is computed
+// once per type and shared: callers must not modify it.
 func Fields(t reflect.Type) []Field {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]Field)
+	}
+	f, _ := fieldCache.LoadOrStore(t, fields(t))
+	return f.([]Field)
+}
+
+// fieldCache holds Fields' lists by type: a tool call decodes its
+// arguments into the same struct type every time, and working the fields
+// out by reflection was a good part of a small call's guest time.
+var fieldCache sync.Map // reflect.Type → []Field
+
+func fields(t reflect.Type) []Field {
 	type embedded struct {
 		t     reflect.Type
 		index []int
