@@ -84,9 +84,12 @@ func (p *Plugin) execute(ctx context.Context, export string, input []byte, sb *S
 	if err := p.admit(ctx, label); err != nil {
 		return nil, Stats{}, err
 	}
-	defer p.calls.leave()
 	defer p.rt.calls.leave()
-	out, stats, err := p.run(ctx, export, input, sb, label)
+	// The plugin's slot is given back when the call's instance is closed
+	// or, when it is recycled, reset: a call waiting for a slot then finds
+	// a ready instance instead of making one, and the instances alive stay
+	// bounded by the plugin's concurrency.
+	out, stats, err := p.run(ctx, export, input, sb, label, p.calls.leave)
 	if err == nil && sb.Redactor != nil {
 		out = []byte(sb.Redactor.Replace(string(out)))
 	}
@@ -264,8 +267,9 @@ func (m multiWriter) Write(p []byte) (int, error) {
 // run instantiates the module, runs export with input and returns what the
 // guest passed to output_set. Secrets are masked in its error, as in its
 // output: a plugin could otherwise leak one through error_set or a panic.
-func (p *Plugin) run(ctx context.Context, export string, input []byte, sb *Sandbox, tool string) ([]byte, Stats, error) {
-	out, stats, err := p.runUnredacted(ctx, export, input, sb, tool)
+// release is called once the call's instance is closed or reset.
+func (p *Plugin) run(ctx context.Context, export string, input []byte, sb *Sandbox, tool string, release func()) ([]byte, Stats, error) {
+	out, stats, err := p.runUnredacted(ctx, export, input, sb, tool, release)
 	var ce *CallError
 	if err != nil && sb.Redactor != nil && errors.As(err, &ce) {
 		red := *ce
@@ -287,7 +291,13 @@ type redactedError struct {
 func (e redactedError) Error() string { return e.msg }
 func (e redactedError) Unwrap() error { return e.err }
 
-func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte, sb *Sandbox, tool string) ([]byte, Stats, error) {
+func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte, sb *Sandbox, tool string, release func()) ([]byte, Stats, error) {
+	handedOff := false // release is the recycler's to call
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
 	stats := Stats{InputBytes: len(input)}
 	limits := p.rt.EffectiveLimits(sb.Limits)
 	if sb.Task {
@@ -315,8 +325,9 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 	key := poolKey{memory: limits.Memory, mounts: mountsKey(sb.Mounts)}
 	inst := p.pool.take(key)
 	if inst != nil {
-		// Made ahead of time and never used: its initialiser called no host
-		// function, so the call gets a fresh host memory of its own.
+		// Made ahead of time, or reset to the image after an earlier call:
+		// either way it is new to the guest, and the call gets a host
+		// memory of its own.
 		st.budget = inst.budget
 		st.arena = kernel.New(inst.budget)
 		st.stderrTail = &inst.tail
@@ -330,11 +341,16 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 			}
 			return nil, stats, cerr(ErrDenied, err.Error(), err)
 		}
+		p.pool.count(key, inst)
 	}
 	recycle := false
 	defer func() {
 		if recycle {
-			go p.recycle(key, inst)
+			handedOff = true
+			go func() {
+				defer release()
+				p.recycle(key, inst)
+			}()
 		} else {
 			inst.close()
 		}

@@ -37,6 +37,7 @@ type instance struct {
 	tail        lastWords
 	ctx         atomic.Pointer[context.Context] // the call's context, for sleeps
 	closeMounts func()
+	onClose     func() // the pool's count of live instances, when counted
 }
 
 // switchWriter forwards to the writer of the call the instance serves;
@@ -90,6 +91,10 @@ func (in *instance) sleep(ns int64) {
 }
 
 func (in *instance) close() {
+	if in.onClose != nil {
+		in.onClose()
+		in.onClose = nil
+	}
 	if in.mod != nil {
 		in.mod.Close(context.Background())
 	}
@@ -236,13 +241,14 @@ type instancePool struct {
 	ready     map[poolKey][]*instance
 	filling   map[poolKey]int
 	recycling map[poolKey]int // instances being reset after their call
+	live      map[poolKey]int // instances made for calls and not closed
 	closed    bool
 	disabled  bool
 	logger    *slog.Logger
 }
 
 func newInstancePool(size int, logger *slog.Logger) *instancePool {
-	return &instancePool{size: size, ready: map[poolKey][]*instance{}, filling: map[poolKey]int{}, recycling: map[poolKey]int{}, logger: logger}
+	return &instancePool{size: size, ready: map[poolKey][]*instance{}, filling: map[poolKey]int{}, recycling: map[poolKey]int{}, live: map[poolKey]int{}, logger: logger}
 }
 
 // take returns a ready instance for key, or nil.
@@ -295,6 +301,8 @@ func (pl *instancePool) fill(p *Plugin, key poolKey, limits capabilities.Limits,
 	case pl.closed:
 		in.close()
 	default:
+		pl.live[key]++
+		in.onClose = pl.uncount(key)
 		pl.ready[key] = append(pl.ready[key], in)
 	}
 }
@@ -320,12 +328,33 @@ func (pl *instancePool) recycled(key poolKey) {
 	}
 }
 
+// count counts in among the live instances under key until it is closed.
+func (pl *instancePool) count(key poolKey, in *instance) {
+	pl.mu.Lock()
+	pl.live[key]++
+	pl.mu.Unlock()
+	in.onClose = pl.uncount(key)
+}
+
+// uncount is what closing a counted instance does.
+func (pl *instancePool) uncount(key poolKey) func() {
+	return func() {
+		pl.mu.Lock()
+		if pl.live[key]--; pl.live[key] <= 0 {
+			delete(pl.live, key)
+		}
+		pl.mu.Unlock()
+	}
+}
+
 // keep adds a reset instance to the ready ones under key, unless the pool
-// is closed or already holds max of them.
+// is closed or more than max instances are live: calls beyond the plugin's
+// concurrency (bursts, instances made ahead) make instances that are not
+// kept, so memory stays bounded by the concurrency.
 func (pl *instancePool) keep(key poolKey, in *instance, max int) bool {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	if pl.closed || len(pl.ready[key]) >= max {
+	if pl.closed || len(pl.ready[key]) >= max || pl.live[key] > max {
 		return false
 	}
 	pl.ready[key] = append(pl.ready[key], in)

@@ -58,8 +58,8 @@ func (m *guestMemory) Free() {}
 func (m *guestMemory) release() {
 	buf, size, img := m.buf, m.size, m.img
 	m.buf, m.size, m.img = nil, 0, nil
-	if img != nil && buf != nil {
-		img.put(buf, size)
+	if img != nil {
+		img.put(buf, size) // also when buf is nil: put counts the array back
 	}
 }
 

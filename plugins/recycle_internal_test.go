@@ -1,8 +1,11 @@
 package plugins
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wardenmcp/warden/internal/wasmbin"
 )
@@ -45,5 +48,53 @@ func TestReuseProblem(t *testing.T) {
 				t.Errorf("reuseProblem() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRecyclingBounded checks that a burst beyond the plugin's concurrency
+// leaves no more instances alive, and no more memory arrays kept, than the
+// concurrency and prewarm allow.
+func TestRecyclingBounded(t *testing.T) {
+	const perPlugin, prewarm = 2, 1
+	p := loadInternal(t, "./plugins/testdata/counter", WithConcurrency(8, perPlugin, 64), WithPrewarm(prewarm))
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Call(context.Background(), "count", nil, nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.pool.mu.Lock()
+		live, recycling := 0, 0
+		for _, n := range p.pool.live {
+			live += n
+		}
+		for _, n := range p.pool.recycling {
+			recycling += n
+		}
+		p.pool.mu.Unlock()
+		img := p.snap.get("")
+		img.freeMu.Lock()
+		arrays := len(img.free) + img.inUse
+		img.freeMu.Unlock()
+		if recycling == 0 {
+			if live > perPlugin+prewarm {
+				t.Errorf("%d instances alive after the burst; want at most %d", live, perPlugin+prewarm)
+			}
+			if arrays > perPlugin+prewarm {
+				t.Errorf("%d memory arrays in use or kept; want at most %d", arrays, perPlugin+prewarm)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d instances still being reset after 5 s", recycling)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

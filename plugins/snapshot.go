@@ -51,7 +51,8 @@ type image struct {
 	// (put), for the next instances.
 	freeMu  sync.Mutex
 	free    [][]byte
-	maxFree int // the plugin's concurrency and prewarm: every array in use can come back
+	inUse   int // arrays handed out (get or new) and not yet put back
+	maxFree int // the plugin's concurrency and prewarm: arrays in use and free together
 	closed  bool
 }
 
@@ -66,6 +67,7 @@ func (img *image) get() []byte {
 	}
 	img.freeMu.Lock()
 	defer img.freeMu.Unlock()
+	img.inUse++
 	n := len(img.free)
 	if n == 0 {
 		return nil
@@ -76,15 +78,22 @@ func (img *image) get() []byte {
 }
 
 // put keeps buf, whose instance used size bytes, for a later instance,
-// after zeroing what it used past the image (restore rewrites the rest).
+// after zeroing what it used past the image (restore rewrites the rest),
+// unless the arrays in use and free already number maxFree: recycled
+// instances keep theirs, and together they stay bounded by the plugin's
+// concurrency.
 func (img *image) put(buf []byte, size uint64) {
-	if size < uint64(len(img.mem)) || uint64(cap(buf)) > uint64(len(img.mem))+maxFreeGrowth {
+	img.freeMu.Lock()
+	img.inUse--
+	keep := !img.closed && len(img.free)+img.inUse < img.maxFree
+	img.freeMu.Unlock()
+	if !keep || size < uint64(len(img.mem)) || uint64(cap(buf)) > uint64(len(img.mem))+maxFreeGrowth {
 		return
 	}
 	clear(buf[len(img.mem):size])
 	img.freeMu.Lock()
 	defer img.freeMu.Unlock()
-	if !img.closed && len(img.free) < img.maxFree {
+	if !img.closed && len(img.free)+img.inUse < img.maxFree {
 		img.free = append(img.free, buf[:cap(buf)])
 	}
 }
