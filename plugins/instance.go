@@ -230,11 +230,12 @@ func mountsKey(ms []Mount) string {
 	return strings.Join(parts, "\x01")
 }
 
-// instancePool keeps a few instances instantiated and initialised ahead of
-// calls, so a call does not wait for the module's start-up (for a Go plugin,
-// its runtime's _initialize). Each instance still serves exactly one call:
-// nothing survives a call. Pooling turns itself off for a plugin whose
-// initialiser calls host functions, since those would be bound to no call.
+// instancePool keeps instances ready for calls, so a call does not wait for
+// the module's start-up (for a Go plugin, its runtime's _initialize): a few
+// made ahead, and those reset to the memory image after a call (recycle.go).
+// Either way an instance is new to the guest: nothing survives a call.
+// Making ahead turns itself off for a plugin whose initialiser calls host
+// functions, since those would be bound to no call.
 type instancePool struct {
 	size      int
 	mu        sync.Mutex
@@ -364,13 +365,16 @@ func (pl *instancePool) keep(key poolKey, in *instance, max int) bool {
 // close discards the ready instances and stops refilling.
 func (pl *instancePool) close() {
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
 	pl.closed = true
+	var ready []*instance
 	for k, list := range pl.ready {
-		for _, in := range list {
-			in.close()
-		}
+		ready = append(ready, list...)
 		delete(pl.ready, k)
+	}
+	pl.mu.Unlock()
+	// Outside the lock: closing a counted instance takes it.
+	for _, in := range ready {
+		in.close()
 	}
 }
 

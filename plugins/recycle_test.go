@@ -140,3 +140,30 @@ func TestRecyclingOff(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCloseWithRecycledInstances checks that closing a plugin whose pool
+// holds reset instances, and calls finishing after it, end cleanly.
+func TestCloseWithRecycledInstances(t *testing.T) {
+	ctx := context.Background()
+	rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(t)), plugins.WithPrewarm(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	p, err := rt.Load(ctx, "counter", testutil.ReadPlugin(t, "./plugins/testdata/counter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	callUntilReused(t, p, "count", nil, 3, func(int, bool, string) {})
+	time.Sleep(20 * time.Millisecond) // resets finish: the pool holds ready instances
+	done := make(chan error, 1)
+	go func() { done <- p.Close(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Plugin.Close did not return")
+	}
+}
