@@ -60,7 +60,7 @@ type reuse struct {
 	problem string // why instances cannot be recycled; empty when they can
 }
 
-// allowed reports whether instances may be recycled, starting the decision
+// recycleAllowed reports whether instances may be recycled, starting the decision
 // when it has not been made (until then: no).
 func (p *Plugin) recycleAllowed() bool {
 	if p.snap == nil || p.rt.noRecycle {

@@ -355,3 +355,28 @@ func FuzzDispatch(f *testing.F) {
 		}
 	})
 }
+
+// TestWarmCallsNoHandler checks that warm, which runs before a host takes
+// its memory image (where no host function may be called), runs no tool's
+// handler and leaves calls working.
+func TestWarmCallsNoHandler(t *testing.T) {
+	r := &registry{}
+	called := 0
+	addTool(r, Tool{Name: "touch"}, func(c *Context, in greetArgs) (*Result, error) {
+		called++
+		return Text("touched " + in.Name), nil
+	})
+	addStructuredTool(r, Tool{Name: "sum"}, func(c *Context, in sumArgs) (sumOut, error) {
+		called++
+		return sumOut{}, nil
+	})
+	r.prepare()
+	r.warm()
+	if called != 0 {
+		t.Fatalf("warm ran %d handlers; want none", called)
+	}
+	out, err := r.dispatch(exportCallTool, []byte(`{"request":{"name":"touch","arguments":{"name":"x"}},"context":{}}`))
+	if err != nil || !strings.Contains(string(out), "touched x") || called != 1 {
+		t.Fatalf("call after warm: %s, %v (handlers run: %d)", out, err, called)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"sync"
 
 	"github.com/wardenmcp/warden/sdk/internal/jsonv"
@@ -301,6 +300,16 @@ func (r *registry) register(t Tool, in, out reflect.Type, run handlerFunc) error
 
 // prepare derives every definition and argument schema now rather than on
 // first use; errors stay recorded in the entries and surface as before.
+func (r *registry) prepare() {
+	for _, e := range r.tools {
+		e.inputSchema()
+		e.definition()
+	}
+	for _, e := range r.prompts {
+		e.definition()
+	}
+}
+
 // warm runs, once per tool, the parts of a call that are the same for any
 // arguments: parsing a request, checking arguments against the schema,
 // encoding a result. It calls no handler. Run after the garbage collector
@@ -310,8 +319,8 @@ func (r *registry) register(t Tool, in, out reflect.Type, run handlerFunc) error
 // work in a call.
 func (r *registry) warm() {
 	for _, e := range r.tools {
-		input := `{"request":{"name":` + strconv.Quote(e.name) + `,"arguments":{}},"context":{}}`
-		req, err := parseCall(exportCallTool, []byte(input))
+		input := append(jsonv.AppendString([]byte(`{"request":{"name":`), e.name), `,"arguments":{}},"context":{}}`...)
+		req, err := parseCall(exportCallTool, input)
 		if err != nil {
 			continue
 		}
@@ -323,15 +332,5 @@ func (r *registry) warm() {
 			_ = jsonv.Decode(map[string]any{}, reflect.New(e.in).Interface())
 		}
 		appendResult(nil, &Result{Content: []Content{{Type: "text", Text: e.name}}})
-	}
-}
-
-func (r *registry) prepare() {
-	for _, e := range r.tools {
-		e.inputSchema()
-		e.definition()
-	}
-	for _, e := range r.prompts {
-		e.definition()
 	}
 }
