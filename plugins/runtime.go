@@ -41,7 +41,7 @@ type Runtime struct {
 }
 
 // DefaultPrewarm is how many instances per plugin are kept instantiated and
-// initialised ahead of calls (each still serves exactly one call).
+// initialised ahead of calls (each is new to the call it serves).
 const DefaultPrewarm = 1
 
 // Default concurrency: calls running at once host-wide and per plugin, and
@@ -139,7 +139,8 @@ func WithConcurrency(total, perPlugin, queue int) Option {
 
 // WithPrewarm keeps n instances per plugin instantiated and initialised
 // ahead of calls, so a call does not wait for the module's start-up. Each
-// instance serves one call only; 0 disables it. Idle instances cost their
+// instance is new to the call it serves (closed after it, or reset to the
+// memory image: WithRecycling); 0 disables it. Idle instances cost their
 // memory (a few MiB each for a Go plugin).
 func WithPrewarm(n int) Option {
 	return func(c *runtimeConfig) error {

@@ -144,7 +144,8 @@ type Limits struct {
 	Queue                int               `yaml:"queue"`
 	MaxBody              capabilities.Size `yaml:"maxBody"`
 	// Prewarm is how many instances per plugin are made ahead of calls
-	// (each still serves one call); nil means the default, 0 disables.
+	// (each is new to the call it serves); nil means the default, 0
+	// disables.
 	Prewarm *int `yaml:"prewarm"`
 	// MemoryImages starts calls from a copy of an image of the
 	// initialised module, and resets instances to it for later calls
