@@ -739,6 +739,12 @@ func TestMiddlewareStatusRouteAndFlusher(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// The events handler flushes its response before it returns, so the
+	// client can be done before the handler (and its span) is: wait for
+	// both spans.
+	for deadline := time.Now().Add(5 * time.Second); len(exp.GetSpans()) < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	ev := spanNamed(t, exp.GetSpans(), "GET /events/{id}")
 	ea := attrMap(ev.Attributes)
 	if ea["http.response.status_code"].AsInt64() != 503 || ev.Status.Code != codes.Error || ea["error.type"].AsString() != "503" {
