@@ -185,6 +185,9 @@ func (in *instance) reset(prep *wasmbin.Prepared) error {
 	case in.mem == nil || in.mem.size != uint64(len(img.mem)):
 		return fmt.Errorf("the memory grew past the image")
 	}
+	if prep.FDProbe != "" && in.fdBase == nil {
+		return fmt.Errorf("the instance's descriptors were not recorded before its call")
+	}
 	if in.fdBase != nil {
 		now, err := in.probeFDs(context.Background(), prep.FDProbe)
 		if err != nil {
