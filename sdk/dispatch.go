@@ -124,6 +124,15 @@ type call struct {
 // export accepts both envelopes. The input is parsed once: the arguments are
 // validated and decoded from the parsed value.
 func parseCall(export string, input []byte) (*call, error) {
+	if c, ok := parseCallFast(input); ok {
+		return c, nil
+	}
+	return parseCallGeneral(export, input)
+}
+
+// parseCallGeneral is parseCall for any input: it parses the whole
+// envelope and names what is wrong with it.
+func parseCallGeneral(export string, input []byte) (*call, error) {
 	shape := `{"request":{"name":"…","arguments":{…}},"context":{…}}`
 	if export == exportCall {
 		shape = `{"params":{"name":"…","arguments":{…}}}`
@@ -137,6 +146,75 @@ func parseCall(export string, input []byte) (*call, error) {
 		return nil, fmt.Errorf("invalid %s request: expected a tool name (a non-empty string), found %s", export, describeValue(p["name"]))
 	}
 	return &call{name: name, args: p["arguments"], hostCtx: hostCtx}, nil
+}
+
+// parseCallFast is parseCall for a well-formed request: only the tool
+// name and the arguments are parsed into values, not the envelope around
+// them (in a plugin, building those maps and strings was most of the
+// SDK's work in a small call). Anything unusual returns false, and the
+// general path gives the answer, errors included.
+func parseCallFast(input []byte) (*call, bool) {
+	var req, params, ctx []byte
+	if jsonv.Members(input, func(k, v []byte) error {
+		switch string(k) {
+		case "request":
+			req = v
+		case "params":
+			params = v
+		case "context":
+			ctx = v
+		}
+		return nil
+	}) != nil {
+		return nil, false
+	}
+	p := req
+	if len(p) == 0 || p[0] != '{' {
+		p = params // as parseEnvelope: "request" unless it is not an object
+	}
+	if len(p) == 0 || p[0] != '{' {
+		return nil, false
+	}
+	var name, args []byte
+	if jsonv.Members(p, func(k, v []byte) error {
+		switch string(k) {
+		case "name":
+			name = v
+		case "arguments":
+			args = v
+		}
+		return nil
+	}) != nil || len(name) < 3 || name[0] != '"' {
+		return nil, false // absent, not a string, or ""
+	}
+	c := &call{}
+	if v, err := jsonv.Parse(name); err == nil {
+		c.name, _ = v.(string)
+	}
+	if c.name == "" {
+		return nil, false
+	}
+	if args != nil {
+		v, err := jsonv.Parse(args)
+		if err != nil {
+			return nil, false
+		}
+		c.args = v
+	}
+	switch {
+	case ctx == nil || string(ctx) == "null":
+	case string(ctx) == "{}":
+		c.hostCtx = json.RawMessage("{}")
+	default:
+		v, err := jsonv.Parse(ctx)
+		if err != nil {
+			return nil, false
+		}
+		if c.hostCtx, err = jsonv.Append(nil, v); err != nil {
+			return nil, false
+		}
+	}
+	return c, true
 }
 
 // parseEnvelope reads a request of the form {"request":{…},"context":{…}}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -379,4 +380,33 @@ func TestWarmCallsNoHandler(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "touched x") || called != 1 {
 		t.Fatalf("call after warm: %s, %v (handlers run: %d)", out, err, called)
 	}
+}
+
+// FuzzParseCallFast checks the fast path against the general one: whatever
+// it accepts, the general path accepts with the same name, arguments and
+// host context.
+func FuzzParseCallFast(f *testing.F) {
+	for _, s := range []string{
+		`{"request":{"name":"greet","arguments":{"name":"Ada"}},"context":{}}`,
+		`{"params":{"name":"greet","arguments":{"name":"Ada"}}}`,
+		`{"request":"x","params":{"name":"a\u00e9"},"context":{"k":[1, 2]}}`,
+		`{"request":{"name":"","arguments":null},"context":null}`,
+		`{"request":{"name":"n","name":"m","arguments":{"a":1},"arguments":[2]}}`,
+		` {"context" : { "trace" : "t" } , "request" : { "name" : "x" } } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, input []byte) {
+		fast, ok := parseCallFast(input)
+		if !ok {
+			return
+		}
+		slow, err := parseCallGeneral(exportCallTool, input)
+		if err != nil {
+			t.Fatalf("fast path accepted %q, general path: %v", input, err)
+		}
+		if fast.name != slow.name || !reflect.DeepEqual(fast.args, slow.args) || string(fast.hostCtx) != string(slow.hostCtx) {
+			t.Fatalf("%q: fast %q %#v %s; general %q %#v %s", input, fast.name, fast.args, fast.hostCtx, slow.name, slow.args, slow.hostCtx)
+		}
+	})
 }

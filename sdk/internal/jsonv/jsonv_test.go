@@ -3,6 +3,8 @@ package jsonv
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"net/netip"
 	"reflect"
@@ -339,6 +341,72 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("Decode(%s) =\n %+v\nencoding/json gives\n %+v", data, got, want)
+		}
+	})
+}
+
+// membersMap collects Members' output into the map Parse would give.
+func membersMap(data []byte) (map[string]any, error) {
+	m := map[string]any{}
+	err := Members(data, func(key, value []byte) error {
+		v, err := Parse(value)
+		if err != nil {
+			return fmt.Errorf("member %q: value %q does not parse: %w", key, value, err)
+		}
+		m[string(key)] = v
+		return nil
+	})
+	return m, err
+}
+
+func TestMembers(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want map[string]any // nil: an error
+	}{
+		{`{}`, map[string]any{}},
+		{` {"a":1, "b" : [true, null, {"c":"d"}], "a":"again"} `, map[string]any{"a": "again", "b": []any{true, nil, map[string]any{"c": "d"}}}},
+		{`{"k\u00e9y":"\u00e9","\"q":-1.5e3}`, map[string]any{"kéy": "é", `"q`: json.Number("-1.5e3")}},
+		{`[1]`, nil},
+		{`{"a":1`, nil},
+		{`{"a":1}x`, nil},
+		{`{"a":tru}`, nil},
+		{`{"a":"\x"}`, nil},
+		{``, nil},
+	} {
+		got, err := membersMap([]byte(tc.in))
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("Members(%q): no error, want one", tc.in)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Members(%q) = %#v, %v; want %#v", tc.in, got, err, tc.want)
+		}
+	}
+	stop := errors.New("stop")
+	if err := Members([]byte(`{"a":1,"b":2}`), func(k, _ []byte) error { return stop }); err != stop {
+		t.Errorf("fn's error: got %v, want it returned", err)
+	}
+}
+
+// FuzzMembers checks Members against Parse: the same inputs accepted (when
+// they are objects), and the same members.
+func FuzzMembers(f *testing.F) {
+	for _, c := range parseCases {
+		f.Add([]byte(c))
+	}
+	f.Add([]byte(`{"request":{"name":"greet","arguments":{"name":"Ada"}},"context":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := membersMap(data)
+		want, perr := Parse(data)
+		obj, isObj := want.(map[string]any)
+		if (err == nil) != (perr == nil && isObj) {
+			t.Fatalf("Members(%q) error %v; Parse gives %#v, %v", data, err, want, perr)
+		}
+		if err == nil && !reflect.DeepEqual(got, obj) {
+			t.Fatalf("Members(%q) = %#v; Parse gives %#v", data, got, obj)
 		}
 	})
 }

@@ -38,6 +38,7 @@ type parser struct {
 	data  []byte
 	i     int
 	depth int
+	skip  bool // validate only: build no values (value returns nil)
 }
 
 // Parse parses one JSON value, surrounded by optional white space. It
@@ -55,6 +56,89 @@ func Parse(data []byte) (any, error) {
 		return nil, p.errorf("invalid character %s after top-level value", quoteChar(p.data[p.i]))
 	}
 	return v, nil
+}
+
+// Members parses data as one JSON object, surrounded by optional white
+// space, and calls fn with each member's key (unescaped) and the bytes of
+// its value, in order, without building the values: a caller that wants
+// only some members parses only those (Parse them). It accepts exactly the
+// objects Parse accepts; an error from fn stops it and is returned.
+func Members(data []byte, fn func(key, value []byte) error) error {
+	p := &parser{data: data, skip: true}
+	p.space()
+	if p.i >= len(data) {
+		return p.unexpectedEnd()
+	}
+	if data[p.i] != '{' {
+		return p.errorf("invalid character %s looking for beginning of object", quoteChar(data[p.i]))
+	}
+	p.i++
+	p.space()
+	if p.i < len(data) && data[p.i] == '}' {
+		p.i++
+	} else {
+		for {
+			if p.i >= len(data) {
+				return p.unexpectedEnd()
+			}
+			if data[p.i] != '"' {
+				return p.errorf("invalid character %s looking for beginning of object key string", quoteChar(data[p.i]))
+			}
+			ks := p.i
+			if _, err := p.string(); err != nil {
+				return err
+			}
+			key := data[ks+1 : p.i-1]
+			if !plainLiteral(key) {
+				key = []byte(unquote(key))
+			}
+			p.space()
+			if p.i >= len(data) {
+				return p.unexpectedEnd()
+			}
+			if data[p.i] != ':' {
+				return p.errorf("invalid character %s after object key", quoteChar(data[p.i]))
+			}
+			p.i++
+			p.space()
+			vs := p.i
+			if _, err := p.value(); err != nil {
+				return err
+			}
+			if err := fn(key, data[vs:p.i]); err != nil {
+				return err
+			}
+			p.space()
+			if p.i >= len(data) {
+				return p.unexpectedEnd()
+			}
+			if data[p.i] == '}' {
+				p.i++
+				break
+			}
+			if data[p.i] != ',' {
+				return p.errorf("invalid character %s after object key:value pair", quoteChar(data[p.i]))
+			}
+			p.i++
+			p.space()
+		}
+	}
+	p.space()
+	if p.i < len(data) {
+		return p.errorf("invalid character %s after top-level value", quoteChar(data[p.i]))
+	}
+	return nil
+}
+
+// plainLiteral reports whether the bytes of a string literal need no unescaping:
+// no escapes, all ASCII.
+func plainLiteral(s []byte) bool {
+	for _, c := range s {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -139,7 +223,10 @@ func (p *parser) object() (any, error) {
 	}
 	defer func() { p.depth-- }()
 	p.i++ // '{'
-	obj := map[string]any{}
+	var obj map[string]any
+	if !p.skip {
+		obj = map[string]any{}
+	}
 	p.space()
 	if p.i < len(p.data) && p.data[p.i] == '}' {
 		p.i++
@@ -169,7 +256,9 @@ func (p *parser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		obj[key.(string)] = v
+		if !p.skip {
+			obj[key.(string)] = v
+		}
 		p.space()
 		if p.i >= len(p.data) {
 			return nil, p.unexpectedEnd()
@@ -193,7 +282,10 @@ func (p *parser) array() (any, error) {
 	}
 	defer func() { p.depth-- }()
 	p.i++ // '['
-	arr := []any{}
+	var arr []any
+	if !p.skip {
+		arr = []any{}
+	}
 	p.space()
 	if p.i < len(p.data) && p.data[p.i] == ']' {
 		p.i++
@@ -204,7 +296,9 @@ func (p *parser) array() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		arr = append(arr, v)
+		if !p.skip {
+			arr = append(arr, v)
+		}
 		p.space()
 		if p.i >= len(p.data) {
 			return nil, p.unexpectedEnd()
@@ -269,6 +363,9 @@ func (p *parser) number() (any, error) {
 			p.i++
 		}
 	}
+	if p.skip {
+		return nil, nil
+	}
 	return json.Number(d[start:p.i]), nil
 }
 
@@ -286,6 +383,10 @@ func (p *parser) string() (any, error) {
 		c := d[p.i]
 		switch {
 		case c == '"':
+			if p.skip {
+				p.i++
+				return nil, nil
+			}
 			if simple {
 				s := string(d[start:p.i])
 				p.i++
