@@ -151,8 +151,12 @@ type Limits struct {
 	// initialised module, and resets instances to it for later calls
 	// (nil: on); false runs every plugin's initialiser in every call, for
 	// plugins that draw values in it that must differ per call.
-	MemoryImages *bool               `yaml:"memoryImages"`
-	Ceilings     capabilities.Limits `yaml:"ceilings"`
+	MemoryImages *bool `yaml:"memoryImages"`
+	// RecycleInstances resets an instance to the memory image after a
+	// clean call and uses it for a later one (nil: on); false makes a new
+	// instance for every call.
+	RecycleInstances *bool               `yaml:"recycleInstances"`
+	Ceilings         capabilities.Limits `yaml:"ceilings"`
 }
 
 // Plugin is one served plugin.

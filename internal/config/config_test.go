@@ -15,7 +15,7 @@ allowedOrigins: [http://localhost:6274]
 store: ./.warden/store
 lockfile: ./warden.lock
 deny: [sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef]
-limits: {concurrency: 8, perPluginConcurrency: 4, queue: 16, maxBody: 1MiB, prewarm: 2, memoryImages: false, ceilings: {memory: 128MiB, timeout: 30s}}
+limits: {concurrency: 8, perPluginConcurrency: 4, queue: 16, maxBody: 1MiB, prewarm: 2, memoryImages: false, recycleInstances: false, ceilings: {memory: 128MiB, timeout: 30s}}
 plugins:
   - name: hello
     grant: grants/hello.yaml
@@ -32,7 +32,7 @@ func TestParseGood(t *testing.T) {
 	if c.Store != filepath.Clean("/etc/warden/.warden/store") || c.Plugins[0].Grant != "/etc/warden/grants/hello.yaml" {
 		t.Errorf("paths not resolved: %q %q", c.Store, c.Plugins[0].Grant)
 	}
-	if c.Limits.MaxBody != 1<<20 || c.Limits.Ceilings.Memory != 128<<20 || *c.Limits.Prewarm != 2 || *c.Limits.MemoryImages {
+	if c.Limits.MaxBody != 1<<20 || c.Limits.Ceilings.Memory != 128<<20 || *c.Limits.Prewarm != 2 || *c.Limits.MemoryImages || *c.Limits.RecycleInstances {
 		t.Errorf("limits = %+v", c.Limits)
 	}
 	if !*c.Plugins[0].Tools["greet"].Annotations.ReadOnlyHint {

@@ -111,6 +111,9 @@ func Run(ctx context.Context, opts Options) error {
 	if cfg.Limits.MemoryImages != nil {
 		rtOpts = append(rtOpts, plugins.WithMemoryImages(*cfg.Limits.MemoryImages))
 	}
+	if cfg.Limits.RecycleInstances != nil {
+		rtOpts = append(rtOpts, plugins.WithRecycling(*cfg.Limits.RecycleInstances))
+	}
 	rt, err := plugins.NewRuntime(ctx, rtOpts...)
 	if err != nil {
 		return err
