@@ -410,15 +410,7 @@ func TestRuntimeRandomnessPerCall(t *testing.T) {
 	for _, images := range []bool{true, false} {
 		t.Run(fmt.Sprintf("images=%v", images), func(t *testing.T) {
 			ctx := context.Background()
-			rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(t)), plugins.WithMemoryImages(images))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rt.Close(ctx)
-			p, err := rt.Load(ctx, "counter", testutil.ReadPlugin(t, "./plugins/testdata/counter"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := loadCounter(t, plugins.WithMemoryImages(images))
 			var mu sync.Mutex
 			seen := map[string]int{}
 			maps := map[string]bool{}

@@ -11,6 +11,23 @@ import (
 	"github.com/wardenmcp/warden/plugins"
 )
 
+// loadCounter loads the counter test plugin in a runtime of its own, made
+// with opts.
+func loadCounter(t *testing.T, opts ...plugins.Option) *plugins.Plugin {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := plugins.NewRuntime(ctx, append([]plugins.Option{plugins.WithCacheDir(testutil.CompileCacheDir(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	p, err := rt.Load(ctx, "counter", testutil.ReadPlugin(t, "./plugins/testdata/counter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // callUntilReused calls tool until n calls ran in recycled instances (or
 // fails after many calls), checks each answer with check, and returns how
 // many calls it made.
@@ -61,15 +78,7 @@ func TestRecycledInstancesAreFresh(t *testing.T) {
 // its stdout is not recycled: every later call can write to stdout.
 func TestRecycleChecksDescriptors(t *testing.T) {
 	ctx := context.Background()
-	rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(t)), plugins.WithPrewarm(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	p, err := rt.Load(ctx, "counter", testutil.ReadPlugin(t, "./plugins/testdata/counter"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := loadCounter(t, plugins.WithPrewarm(0))
 	callUntilReused(t, p, "write-stdout", nil, 3, func(int, bool, string) {})
 	for i := 0; i < 20; i++ {
 		res, err := p.Call(ctx, "close-stdout", nil, nil)
@@ -120,15 +129,7 @@ func TestRecycleAfterGrowth(t *testing.T) {
 // instance.
 func TestRecyclingOff(t *testing.T) {
 	ctx := context.Background()
-	rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(t)), plugins.WithRecycling(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	p, err := rt.Load(ctx, "counter", testutil.ReadPlugin(t, "./plugins/testdata/counter"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := loadCounter(t, plugins.WithRecycling(false))
 	for i := 0; i < 30; i++ {
 		res, err := p.Call(ctx, "count", json.RawMessage(`{}`), nil)
 		if err != nil {
@@ -145,15 +146,7 @@ func TestRecyclingOff(t *testing.T) {
 // holds reset instances, and calls finishing after it, end cleanly.
 func TestCloseWithRecycledInstances(t *testing.T) {
 	ctx := context.Background()
-	rt, err := plugins.NewRuntime(ctx, plugins.WithCacheDir(testutil.CompileCacheDir(t)), plugins.WithPrewarm(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	p, err := rt.Load(ctx, "counter", testutil.ReadPlugin(t, "./plugins/testdata/counter"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := loadCounter(t, plugins.WithPrewarm(2))
 	callUntilReused(t, p, "count", nil, 3, func(int, bool, string) {})
 	time.Sleep(20 * time.Millisecond) // resets finish: the pool holds ready instances
 	done := make(chan error, 1)
