@@ -12,19 +12,6 @@ import (
 	"github.com/wardenmcp/warden/internal/testutil"
 )
 
-// slebBytes encodes v as a signed LEB128.
-func slebBytes(v int64) []byte {
-	var out []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 && c&0x40 == 0 || v == -1 && c&0x40 != 0 {
-			return append(out, c)
-		}
-		out = append(out, c|0x80)
-	}
-}
-
 // codeModule is a module whose functions, all of type 0 () -> (), have the
 // given bodies (local declarations and instructions, without the size). It
 // has what the bodies may refer to: type 1 (i32) -> (i32), a funcref table
@@ -62,7 +49,7 @@ var ordinaryBody = cat(
 	// i64.store with offset 0xfffffff0
 	[]byte{0x41, 0, 0x20, 1, 0x37, 0x03}, appendUleb(nil, 0xfffffff0),
 	// i64.const -1234567890123; local.set 1
-	[]byte{0x42}, slebBytes(-1234567890123), []byte{0x21, 1},
+	[]byte{0x42}, appendSleb(nil, -1234567890123), []byte{0x21, 1},
 	// f64.const whose bytes read "table.init, table.set, memory.init"; local.set 2
 	[]byte{0x44, 0xfc, 0x0c, 0x26, 0xfc, 0x08, 0, 0, 0, 0x21, 2},
 	// i32.const 38 (table.set's opcode); drop

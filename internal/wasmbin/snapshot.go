@@ -392,7 +392,7 @@ func newProbe(types, functions, code []byte, imports []funcImport) (*probeFunc, 
 	for fd := range FDProbeCount {
 		// i32.store offset=24*count+4*fd (buf, fd_fdstat_get(fd, buf+24*fd))
 		body = append(body, 0x20, 0x00, 0x41, byte(fd), 0x20, 0x00, 0x41)
-		body = appendSleb(body, int32(24*fd))
+		body = appendSleb(body, int64(24*fd))
 		body = append(body, 0x6a, 0x10) // i32.add; call
 		body = appendUleb(body, uint32(target))
 		body = append(body, 0x36, 0x02) // i32.store align=4
@@ -407,7 +407,7 @@ func newProbe(types, functions, code []byte, imports []funcImport) (*probeFunc, 
 }
 
 // appendSleb appends v as a signed LEB128.
-func appendSleb(b []byte, v int32) []byte {
+func appendSleb(b []byte, v int64) []byte {
 	for {
 		c := byte(v & 0x7f)
 		v >>= 7

@@ -72,56 +72,8 @@ func Members(data []byte, fn func(key, value []byte) error) error {
 	if data[p.i] != '{' {
 		return p.errorf("invalid character %s looking for beginning of object", quoteChar(data[p.i]))
 	}
-	p.i++
-	p.space()
-	if p.i < len(data) && data[p.i] == '}' {
-		p.i++
-	} else {
-		for {
-			if p.i >= len(data) {
-				return p.unexpectedEnd()
-			}
-			if data[p.i] != '"' {
-				return p.errorf("invalid character %s looking for beginning of object key string", quoteChar(data[p.i]))
-			}
-			ks := p.i
-			if _, err := p.string(); err != nil {
-				return err
-			}
-			key := data[ks+1 : p.i-1]
-			if !plainLiteral(key) {
-				key = []byte(unquote(key))
-			}
-			p.space()
-			if p.i >= len(data) {
-				return p.unexpectedEnd()
-			}
-			if data[p.i] != ':' {
-				return p.errorf("invalid character %s after object key", quoteChar(data[p.i]))
-			}
-			p.i++
-			p.space()
-			vs := p.i
-			if _, err := p.value(); err != nil {
-				return err
-			}
-			if err := fn(key, data[vs:p.i]); err != nil {
-				return err
-			}
-			p.space()
-			if p.i >= len(data) {
-				return p.unexpectedEnd()
-			}
-			if data[p.i] == '}' {
-				p.i++
-				break
-			}
-			if data[p.i] != ',' {
-				return p.errorf("invalid character %s after object key:value pair", quoteChar(data[p.i]))
-			}
-			p.i++
-			p.space()
-		}
+	if _, err := p.object(fn); err != nil {
+		return err
 	}
 	p.space()
 	if p.i < len(data) {
@@ -178,7 +130,7 @@ func (p *parser) value() (any, error) {
 	}
 	switch c := p.data[p.i]; {
 	case c == '{':
-		return p.object()
+		return p.object(nil)
 	case c == '[':
 		return p.array()
 	case c == '"':
@@ -217,7 +169,9 @@ func (p *parser) enter() error {
 	return nil
 }
 
-func (p *parser) object() (any, error) {
+// object parses an object; member, when not nil, is given each member's
+// unescaped key and the bytes of its value (Members).
+func (p *parser) object(member func(key, value []byte) error) (any, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
@@ -239,10 +193,12 @@ func (p *parser) object() (any, error) {
 		if p.data[p.i] != '"' {
 			return nil, p.errorf("invalid character %s looking for beginning of object key string", quoteChar(p.data[p.i]))
 		}
+		ks := p.i
 		key, err := p.string()
 		if err != nil {
 			return nil, err
 		}
+		ke := p.i
 		p.space()
 		if p.i >= len(p.data) {
 			return nil, p.unexpectedEnd()
@@ -252,12 +208,22 @@ func (p *parser) object() (any, error) {
 		}
 		p.i++
 		p.space()
+		vs := p.i
 		v, err := p.value()
 		if err != nil {
 			return nil, err
 		}
 		if !p.skip {
 			obj[key.(string)] = v
+		}
+		if member != nil {
+			k := p.data[ks+1 : ke-1] // between the quotes
+			if !plainLiteral(k) {
+				k = []byte(unquote(k))
+			}
+			if err := member(k, p.data[vs:p.i]); err != nil {
+				return nil, err
+			}
 		}
 		p.space()
 		if p.i >= len(p.data) {
