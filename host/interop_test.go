@@ -120,7 +120,13 @@ func serveWarden(t testing.TB, l net.Listener, set []*host.Plugin, extraOrigins 
 	if err := s.Swap(set, nil); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(s)
+	return serveOn(t, l, s)
+}
+
+// serveOn serves h on l (a listener on a port chosen beforehand, which the
+// allowed origins name) until the test ends, and returns its /mcp URL.
+func serveOn(t testing.TB, l net.Listener, h http.Handler) string {
+	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
 	srv.Listener = l
 	srv.Start()
@@ -556,7 +562,7 @@ func runConformance(t *testing.T, node, endpoint, out, expectedFile string) {
 func unprefixProxy(t testing.TB, l net.Listener, target, plugin string) string {
 	t.Helper()
 	prefix := plugin + "."
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveOn(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -628,11 +634,6 @@ func unprefixProxy(t testing.TB, l net.Listener, target, plugin string) string {
 		w.WriteHeader(resp.StatusCode)
 		w.Write(respBody)
 	}))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.URL + "/mcp"
 }
 
 // TestInteropTSSDKTasks: the TypeScript SDK v1 client's experimental tasks
@@ -656,12 +657,7 @@ func TestInteropTSSDKTasks(t *testing.T) {
 		if err := s.Swap([]*host.Plugin{{Name: "slow", Module: slow, Grant: grant}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewUnstartedServer(s)
-		srv.Listener.Close()
-		srv.Listener = l
-		srv.Start()
-		t.Cleanup(srv.Close)
-		urls = append(urls, srv.URL+"/mcp")
+		urls = append(urls, serveOn(t, l, s))
 	}
 	res := testutil.RunNode(t, node, 2*time.Minute, []string{"WARDEN_URL=" + urls[0], "WARDEN_URL_B=" + urls[1]}, "tasks-client.mjs")
 	var sum struct {

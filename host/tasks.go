@@ -924,31 +924,22 @@ func (s *Server) storeFailed(rw rpcWriter, ctx context.Context, err error) {
 }
 
 // legacyTask is rec as a 2025-11-25 Task.
-func legacyTask(rec tasks.Record) map[string]any {
+func legacyTask(rec tasks.Record) map[string]any { return taskObject(rec, "ttl", "pollInterval") }
+
+// modernTask is rec as a 2026-07-28 Task (without resultType and the
+// status-specific fields).
+func modernTask(rec tasks.Record) map[string]any { return taskObject(rec, "ttlMs", "pollIntervalMs") }
+
+// taskObject is rec as a Task object; the eras differ in the names of the
+// two durations (milliseconds in both).
+func taskObject(rec tasks.Record, ttlKey, pollKey string) map[string]any {
 	out := map[string]any{
 		"taskId":        rec.ID,
 		"status":        string(rec.Status),
 		"createdAt":     isoTime(rec.CreatedAt),
 		"lastUpdatedAt": isoTime(rec.UpdatedAt),
-		"ttl":           rec.TTL.Milliseconds(),
-		"pollInterval":  rec.PollInterval.Milliseconds(),
-	}
-	if m := statusMessage(rec); m != "" {
-		out["statusMessage"] = m
-	}
-	return out
-}
-
-// modernTask is rec as a 2026-07-28 Task (without resultType and the
-// status-specific fields).
-func modernTask(rec tasks.Record) map[string]any {
-	out := map[string]any{
-		"taskId":         rec.ID,
-		"status":         string(rec.Status),
-		"createdAt":      isoTime(rec.CreatedAt),
-		"lastUpdatedAt":  isoTime(rec.UpdatedAt),
-		"ttlMs":          rec.TTL.Milliseconds(),
-		"pollIntervalMs": rec.PollInterval.Milliseconds(),
+		ttlKey:          rec.TTL.Milliseconds(),
+		pollKey:         rec.PollInterval.Milliseconds(),
 	}
 	if m := statusMessage(rec); m != "" {
 		out["statusMessage"] = m
