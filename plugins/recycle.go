@@ -130,7 +130,7 @@ func (in *instance) probeFDs(ctx context.Context, probe string) ([wasmbin.FDProb
 	at := mem.Size() - wasmbin.FDProbeBytes
 	saved, ok := mem.Read(at, wasmbin.FDProbeBytes)
 	if !ok {
-		return out, fmt.Errorf("memory too small for the fd probe")
+		return out, fmt.Errorf("the probe needs %d bytes at the end of memory; the memory is %d bytes", wasmbin.FDProbeBytes, mem.Size())
 	}
 	saved = bytes.Clone(saved)
 	defer mem.Write(at, saved)
@@ -182,8 +182,10 @@ func (in *instance) reset(prep *wasmbin.Prepared) error {
 		return fmt.Errorf("the instance did not start from an image")
 	case in.mod.IsClosed():
 		return fmt.Errorf("the module is closed")
-	case in.mem == nil || in.mem.size != uint64(len(img.mem)):
-		return fmt.Errorf("the memory grew past the image")
+	case in.mem == nil:
+		return fmt.Errorf("the instance's memory was not allocated by the host")
+	case in.mem.size != uint64(len(img.mem)):
+		return fmt.Errorf("the memory grew to %d bytes; the image is %d", in.mem.size, len(img.mem))
 	}
 	if prep.FDProbe != "" && in.fdBase == nil {
 		return fmt.Errorf("the instance's descriptors were not recorded before its call")
@@ -193,8 +195,10 @@ func (in *instance) reset(prep *wasmbin.Prepared) error {
 		if err != nil {
 			return fmt.Errorf("fd probe: %w", err)
 		}
-		if now != *in.fdBase {
-			return fmt.Errorf("the call changed its file descriptors")
+		for fd := range now {
+			if now[fd] != in.fdBase[fd] {
+				return fmt.Errorf("the call changed file descriptor %d (errno %d, was %d before its first call)", fd, now[fd].errno, in.fdBase[fd].errno)
+			}
 		}
 	}
 	in.mem.recycled = true // written by the call: restore must clear between the image's pages
