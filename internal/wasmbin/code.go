@@ -34,9 +34,32 @@ type CodeFacts struct {
 // exports can be changed from outside is for the caller to check. A module
 // without a code section has no facts and no error.
 func ScanCode(b []byte) (CodeFacts, error) {
+	var s codeScan
+	_, err := s.scan(b)
+	return s.facts, err
+}
+
+// codeScan is what one pass over a module's function bodies gathers.
+type codeScan struct {
+	facts CodeFacts
+	// marks asks for checks and globalSets to be filled in.
+	marks bool
+	// checks are the offsets in the code section's payload where
+	// AddInterruptChecks puts a check, in order: each body's first
+	// instruction unless that is a loop, and the instruction after each
+	// loop's block type.
+	checks []int
+	// globalSets is one more than the highest global index a global.set
+	// names, 0 when there is none.
+	globalSets uint64
+}
+
+// scan decodes every function body of module b. It returns the code
+// section, nil when there is none.
+func (s *codeScan) scan(b []byte) (*Section, error) {
 	secs, err := Sections(b)
 	if err != nil {
-		return CodeFacts{}, err
+		return nil, err
 	}
 	var code *Section
 	for i := range secs {
@@ -44,39 +67,38 @@ func ScanCode(b []byte) (CodeFacts, error) {
 			continue
 		}
 		if code != nil {
-			return CodeFacts{}, fmt.Errorf("%w: a second code section at offset %d; want at most one", ErrMalformed, secs[i].Start)
+			return nil, fmt.Errorf("%w: a second code section at offset %d; want at most one", ErrMalformed, secs[i].Start)
 		}
 		code = &secs[i]
 	}
 	if code == nil {
-		return CodeFacts{}, nil
+		return nil, nil
 	}
 	base := code.End - len(code.Payload) // offset of the payload in b
 	r := &reader{b: code.Payload}
 	n, err := r.u32()
 	if err != nil {
-		return CodeFacts{}, fmt.Errorf("%w: code section at offset %d: want a function count, found %v", ErrMalformed, base, err)
+		return nil, fmt.Errorf("%w: code section at offset %d: want a function count, found %v", ErrMalformed, base, err)
 	}
-	var facts CodeFacts
 	for i := uint32(0); i < n; i++ {
 		at := r.pos
 		size, err := r.u32()
 		if err != nil {
-			return CodeFacts{}, fmt.Errorf("%w: function body %d at offset %d: want a body size, found %v", ErrMalformed, i, base+at, err)
+			return nil, fmt.Errorf("%w: function body %d at offset %d: want a body size, found %v", ErrMalformed, i, base+at, err)
 		}
 		if uint64(size) > uint64(len(r.b)-r.pos) {
-			return CodeFacts{}, fmt.Errorf("%w: function body %d at offset %d is %d bytes but only %d remain in the code section", ErrMalformed, i, base+at, size, len(r.b)-r.pos)
+			return nil, fmt.Errorf("%w: function body %d at offset %d is %d bytes but only %d remain in the code section", ErrMalformed, i, base+at, size, len(r.b)-r.pos)
 		}
 		body := &reader{b: r.b[r.pos : r.pos+int(size)]}
-		if err := scanBody(body, base+r.pos, i, &facts); err != nil {
-			return CodeFacts{}, err
+		if err := s.body(body, base, r.pos, i); err != nil {
+			return nil, err
 		}
 		r.pos += int(size)
 	}
 	if r.pos != len(r.b) {
-		return CodeFacts{}, fmt.Errorf("%w: code section: want its end at offset %d, after the last of %d function bodies, found %d more bytes", ErrMalformed, base+r.pos, n, len(r.b)-r.pos)
+		return nil, fmt.Errorf("%w: code section: want its end at offset %d, after the last of %d function bodies, found %d more bytes", ErrMalformed, base+r.pos, n, len(r.b)-r.pos)
 	}
-	return facts, nil
+	return code, nil
 }
 
 // Kinds of immediates that follow a one-byte opcode, as listed in opImm.
@@ -146,10 +168,11 @@ func isValType(c byte) bool {
 	return false
 }
 
-// scanBody decodes one function body, r holding exactly its bytes, base the
-// offset of r.b[0] in the module and fn its index in the code section. It
-// adds what it finds to facts.
-func scanBody(r *reader, base int, fn uint32, facts *CodeFacts) error {
+// body decodes one function body, r holding exactly its bytes, which
+// start at offset off of the code section's payload, itself at offset base
+// of the module; fn is the body's index in the code section.
+func (s *codeScan) body(r *reader, base, off int, fn uint32) error {
+	base += off // offsets in errors are the module's
 	n, err := r.u32()
 	if err != nil {
 		return fmt.Errorf("%w: function body %d at offset %d: want a count of local declarations, found %v", ErrMalformed, fn, base, err)
@@ -168,15 +191,21 @@ func scanBody(r *reader, base int, fn uint32, facts *CodeFacts) error {
 		}
 	}
 	b, pos := r.b, r.pos
+	if s.marks && (pos >= len(b) || b[pos] != opLoop) {
+		s.checks = append(s.checks, off+pos)
+	}
 	for pos < len(b) {
 		op := b[pos]
 		// The commonest instructions, with their commonest immediates (of
-		// one byte), are decoded here; scanInstr does the rest.
+		// one byte), are decoded here; instr does the rest.
 		switch k := opImm[op]; {
 		case k == immNone:
 			pos++
 			continue
 		case k >= immU32 && k <= immI64 && pos+1 < len(b) && b[pos+1] < 0x80:
+			if op == opGlobalSet {
+				s.globalSets = max(s.globalSets, uint64(b[pos+1])+1)
+			}
 			pos += 2
 			continue
 		case k == immMemarg && pos+2 < len(b) && b[pos+1] < 0x40 && b[pos+2] < 0x80:
@@ -184,22 +213,36 @@ func scanBody(r *reader, base int, fn uint32, facts *CodeFacts) error {
 			continue
 		}
 		r.pos = pos + 1
-		if err := scanInstr(r, op, base, pos, fn, facts); err != nil {
+		if err := s.instr(r, op, base, pos, fn); err != nil {
 			return err
 		}
 		pos = r.pos
+		if op == opLoop && s.marks {
+			s.checks = append(s.checks, off+pos)
+		}
 	}
 	return nil
 }
 
-// scanInstr decodes the immediates of opcode op, which is at offset at of
-// function body fn, r being just past it.
-func scanInstr(r *reader, op byte, base, at int, fn uint32, facts *CodeFacts) error {
+// Opcodes the scan looks for.
+const (
+	opLoop      = 0x03
+	opGlobalSet = 0x24
+)
+
+// instr decodes the immediates of opcode op, which is at offset at of
+// function body fn (the body being at offset base of the module), r being
+// just past it.
+func (s *codeScan) instr(r *reader, op byte, base, at int, fn uint32) error {
+	facts := &s.facts
 	var err error
 	switch opImm[op] {
 	case immNone:
 	case immU32:
-		_, err = r.fastU32()
+		var idx uint32
+		if idx, err = r.fastU32(); err == nil && op == opGlobalSet && uint64(idx) >= s.globalSets {
+			s.globalSets = uint64(idx) + 1
+		}
 	case immMemarg:
 		err = r.memarg()
 	case immI32:

@@ -121,8 +121,11 @@ func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
 		}
 	}
 	p := &Prepared{}
+	globalExports := map[string]uint32{}
 	for _, idx := range mutable {
-		p.Globals = append(p.Globals, fmt.Sprintf("%s%d", prefix, idx))
+		name := fmt.Sprintf("%s%d", prefix, idx)
+		p.Globals = append(p.Globals, name)
+		globalExports[name] = idx
 	}
 
 	// The fd probe: a function appended to the function and code sections
@@ -141,9 +144,9 @@ func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
 
 	var exportPayload []byte
 	if exportAt >= 0 {
-		exportPayload, p.Exports, err = addExports(secs[exportAt].Payload, prefix, mutable, extra)
+		exportPayload, p.Exports, err = addExports(secs[exportAt].Payload, prefix, extra, globalExports)
 	} else {
-		exportPayload, p.Exports, err = addExports([]byte{0}, prefix, mutable, extra)
+		exportPayload, p.Exports, err = addExports([]byte{0}, prefix, extra, globalExports)
 	}
 	if err != nil {
 		return nil, err
@@ -544,7 +547,10 @@ func mutableGlobals(payload []byte, imported uint32) ([]uint32, error) {
 	return out, nil
 }
 
-func addExports(payload []byte, prefix string, globals []uint32, funcs map[string]uint32) ([]byte, []string, error) {
+// addExports returns the export section payload with funcs and globals
+// (export name to index) added, and the names it had. It refuses an
+// existing name that starts with prefix, which is the host's.
+func addExports(payload []byte, prefix string, funcs, globals map[string]uint32) ([]byte, []string, error) {
 	r := &reader{b: payload}
 	n, err := r.u32()
 	if err != nil {
@@ -581,12 +587,11 @@ func addExports(payload []byte, prefix string, globals []uint32, funcs map[strin
 		out = append(out, 0x00) // function
 		out = appendUleb(out, funcs[name])
 	}
-	for _, idx := range globals {
-		name := fmt.Sprintf("%s%d", prefix, idx)
+	for _, name := range slices.Sorted(maps.Keys(globals)) {
 		out = appendUleb(out, uint32(len(name)))
 		out = append(out, name...)
 		out = append(out, 0x03) // global
-		out = appendUleb(out, idx)
+		out = appendUleb(out, globals[name])
 	}
 	return out, names, nil
 }
