@@ -366,12 +366,12 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 
 	ictx := context.WithValue(ctx, stateKey{}, st)
 	start = time.Now()
-	res, err := inst.function(export).Call(ictx)
+	res, interrupted, err := inst.call(ictx, inst.function(export))
 	stats.Execute = time.Since(start)
 	stats.MemoryBytes = st.budget.peak
-	// Only a call that returned while its context was live: wazero closes
-	// a module whose context ends during a call, possibly just after it.
-	recycle = err == nil && ctx.Err() == nil && inst.img != nil && len(sb.Mounts) == 0 &&
+	// Only a call that returned without its interrupt flag raised: a
+	// raised flag would stop the next call at its first instruction.
+	recycle = err == nil && !interrupted && inst.img != nil && len(sb.Mounts) == 0 &&
 		p.recycleAllowed() && p.pool.startRecycling(key)
 	if err != nil {
 		return nil, stats, p.classify(ictx, st, tool, export, err)

@@ -26,6 +26,7 @@ import (
 // image for another call (recycle.go).
 type instance struct {
 	mod         api.Module
+	flag        api.MutableGlobal             // raised to stop the guest (interrupt.go)
 	img         *image                        // the image it started from, or nil
 	fdBase      *[wasmbin.FDProbeCount]fdstat // descriptors as they were before the first call; nil: not probed
 	uses        int                           // calls served before the current one
@@ -165,6 +166,12 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 		return nil, p.classify(ictx, st, "", "instantiate", err)
 	}
 	in.mod = mod
+	flag, ok := mod.ExportedGlobal(p.flag).(api.MutableGlobal)
+	if !ok {
+		in.close()
+		return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: fmt.Sprintf("the interrupt flag %s is not an exported mutable global", p.flag)}
+	}
+	in.flag = flag
 	if img != nil {
 		if err := in.startFromImage(img, p.snap.prep.Globals); err != nil {
 			in.close()
@@ -189,10 +196,19 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: err.Error(), Err: err}
 		}
 	}
-	if p.initFunc != "" {
-		if _, err := mod.ExportedFunction(p.initFunc).Call(ictx); err != nil {
+	// The start function, which instantiation would have run, then the
+	// initialiser: each must finish in time for the instance to serve.
+	for _, export := range []string{p.startFunc, p.initFunc} {
+		if export == "" {
+			continue
+		}
+		_, interrupted, err := in.call(ictx, mod.ExportedFunction(export))
+		if err == nil && interrupted {
+			err = fmt.Errorf("its deadline passed as it returned")
+		}
+		if err != nil {
 			in.close()
-			return nil, p.classify(ictx, st, "", p.initFunc, err)
+			return nil, p.classify(ictx, st, "", export, err)
 		}
 	}
 	return in, nil
@@ -414,7 +430,10 @@ func (l *lister) call(ctx context.Context, export string, input []byte) ([]byte,
 	}
 	l.inst.bind(ctx, io.Discard, io.Discard)
 	ictx := context.WithValue(ctx, stateKey{}, st)
-	res, err := l.inst.mod.ExportedFunction(export).Call(ictx)
+	res, interrupted, err := l.inst.call(ictx, l.inst.mod.ExportedFunction(export))
+	if err == nil && interrupted {
+		err = fmt.Errorf("its deadline passed as it returned")
+	}
 	if err != nil {
 		return nil, l.p.classify(ictx, st, "", export, err)
 	}

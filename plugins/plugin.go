@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -70,6 +71,8 @@ type Plugin struct {
 	tools     []Tool
 	toolIndex map[string]int
 	initFunc  string // "_initialize", "__wasm_call_ctors" or ""
+	flag      string // export name of the interrupt flag (wasmbin.Interruptible)
+	startFunc string // export name of the former start function, or ""
 	minMemory uint64 // bytes of linear memory the module needs at start
 	imports   []string
 	exports   []string
@@ -102,12 +105,23 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	p.manifest = m
 
+	// wazero sizes allocations by the counts a module declares: a module of
+	// a few bytes could make it allocate gigabytes.
+	if err := wasmbin.CheckCounts(wasm); err != nil {
+		return nil, lerr(ErrInvalidModule, err.Error(), err)
+	}
+	// Every module gets the checks through which a deadline stops it.
+	ir, err := wasmbin.AddInterruptChecks(wasm, interruptPrefix)
+	if err != nil {
+		return nil, lerr(ErrInvalidModule, "Warden bounds a call's run time by adding checks to the module's code, and cannot add them to this module: "+err.Error(), err)
+	}
+	p.flag, p.startFunc = ir.Flag, ir.Start
 	// A module that has an initialiser is rewritten so that calls can start
 	// from a memory image of its initialised state (see image).
-	module := wasm
+	module := ir.Module
 	if r.noImages {
-		// Run as it came.
-	} else if prep, err := wasmbin.PrepareSnapshot(wasm, globalPrefix); err != nil {
+		// Run as it came, with the checks.
+	} else if prep, err := wasmbin.PrepareSnapshot(module, globalPrefix); err != nil {
 		r.logger.Debug("no memory images for this plugin", slog.String("plugin", name), slog.String("reason", err.Error()))
 	} else if slices.Contains(prep.Exports, "_initialize") || slices.Contains(prep.Exports, "__wasm_call_ctors") {
 		module = prep.Module
@@ -138,7 +152,9 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	exports := compiled.ExportedFunctions()
 	for name := range exports {
-		p.exports = append(p.exports, name)
+		if !strings.HasPrefix(name, globalPrefix) && !strings.HasPrefix(name, interruptPrefix) {
+			p.exports = append(p.exports, name) // the plugin's own, not the rewrites'
+		}
 	}
 	sort.Strings(p.exports)
 	for _, f := range compiled.ImportedFunctions() {
@@ -168,7 +184,10 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 
 	if p.snap != nil && p.initFunc != "" {
 		p.snap.making[""] = true
-		if err := p.makeImage(ctx, nil); err != nil {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Duration(r.defaults.Timeout))
+		err := p.makeImage(ictx, nil)
+		cancel()
+		if err != nil {
 			r.logger.Info("memory image not made; calls will run the initialiser", slog.String("plugin", name), slog.String("error", err.Error()))
 		}
 	}

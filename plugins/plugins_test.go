@@ -306,6 +306,11 @@ func TestLoadRefusesBadModules(t *testing.T) {
 		{"unknown host function", module([]imp{{"extism:host/env", "spawn_shell", nil, nil}}, nil), plugins.ErrInvalidModule, "extism:host/env.spawn_shell"},
 		{"wrong host signature", module([]imp{{"extism:host/env", "alloc", []byte{i32}, []byte{i32}}}, nil), plugins.ErrInvalidModule, "Warden provides (i64) -> (i64)"},
 		{"export with params", module(nil, []exp{{"list_tools", []byte{i32}, []byte{i32}}, {"call_tool", nil, []byte{i32}}}), plugins.ErrInvalidModule, "list_tools has type"},
+		// Five bytes of a type section would have wazero allocate 4 GB:
+		// a type with 4,294,967,280 results.
+		{"4 billion results", []byte("\x00asm\x01\x00\x00\x00\x01\t\x02`\x00\xf0\xff\xff\xff\x0f\v\v\x05\x00\xee\x7fh\f"), plugins.ErrInvalidModule, "4294967280 results"},
+		// With no globals of its own, global 0 would be the interrupt flag.
+		{"sets a global it does not have", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a\x08\x01\x06\x00\x41\x00\x24\x00\x0b"), plugins.ErrInvalidModule, "sets global 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

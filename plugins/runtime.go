@@ -209,8 +209,10 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 	}
 	r.defaults = r.defaults.Clamp(r.ceilings)
 
+	// No WithCloseOnContextDone: a deadline stops a guest through the
+	// checks Load adds to its code (wasmbin.AddInterruptChecks), which cost
+	// a load and a branch where wazero's cost an exit into Go.
 	wcfg := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true). // a deadline must stop a looping guest
 		WithMemoryLimitPages(pagesFor(int64(r.ceilings.Memory)))
 	if cfg.cacheDir != "" {
 		if err := secureDir(cfg.cacheDir); err != nil {

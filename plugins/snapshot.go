@@ -226,7 +226,11 @@ func (p *Plugin) initialisedState(ctx context.Context, mounts []Mount, random io
 			return nil, nil, fmt.Errorf("export %s has type %s; want () -> ()", prepareExport, sig(d.ParamTypes(), d.ResultTypes()))
 		}
 		ictx := context.WithValue(ctx, stateKey{}, st)
-		if _, err := f.Call(ictx); err != nil {
+		_, interrupted, err := in.call(ictx, f)
+		if err == nil && interrupted {
+			err = fmt.Errorf("its deadline passed as it returned")
+		}
+		if err != nil {
 			return nil, nil, p.classify(ictx, st, "", prepareExport, err)
 		}
 	}

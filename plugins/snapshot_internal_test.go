@@ -147,7 +147,7 @@ func TestReusedReservationIsReset(t *testing.T) {
 		// The guest may well crash or loop on a scribbled heap; the reset
 		// must not care.
 		cctx, cancel := context.WithTimeout(context.WithValue(ctx, stateKey{}, st), 2*time.Second)
-		if _, err := in.mod.ExportedFunction("call_tool").Call(cctx); err != nil {
+		if _, _, err := in.call(cctx, in.mod.ExportedFunction("call_tool")); err != nil {
 			t.Log(err)
 		}
 		cancel()
