@@ -185,7 +185,8 @@ type callState struct {
 	abort       error // the first failure a host function detected
 	callerCtx   context.Context
 	stderrTail  *lastWords
-	hostCalls   int // host functions called; a pooled initialiser must make none
+	hostCalls   int    // host functions called; a pooled initialiser must make none
+	written     uint64 // regions of guest memory WASI functions wrote (wasiWrites)
 	// lastProgress is the call's last progress report, which the next
 	// must exceed (progressSeen: there was one).
 	lastProgress float64
@@ -367,6 +368,7 @@ func (p *Plugin) runUnredacted(ctx context.Context, export string, input []byte,
 	ictx := context.WithValue(ctx, stateKey{}, st)
 	start = time.Now()
 	res, interrupted, err := inst.call(ictx, inst.function(export))
+	inst.written = st.written
 	stats.Execute = time.Since(start)
 	stats.MemoryBytes = st.budget.peak
 	// Only a call that returned without its interrupt flag raised: a

@@ -27,6 +27,8 @@ import (
 type instance struct {
 	mod         api.Module
 	flag        api.MutableGlobal             // raised to stop the guest (interrupt.go)
+	dirty       api.MutableGlobal             // regions the guest wrote (tracking.go), or nil
+	written     uint64                        // regions WASI wrote during the last call
 	img         *image                        // the image it started from, or nil
 	fdBase      *[wasmbin.FDProbeCount]fdstat // descriptors as they were before the first call; nil: not probed
 	uses        int                           // calls served before the current one
@@ -172,8 +174,14 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState, limit int64, mo
 		return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: fmt.Sprintf("the interrupt flag %s is not an exported mutable global", p.flag)}
 	}
 	in.flag = flag
+	if p.dirty != "" {
+		if in.dirty, ok = mod.ExportedGlobal(p.dirty).(api.MutableGlobal); !ok {
+			in.close()
+			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: fmt.Sprintf("the write-tracking global %s is not an exported mutable global", p.dirty)}
+		}
+	}
 	if img != nil {
-		if err := in.startFromImage(img, p.snap.prep.Globals); err != nil {
+		if err := in.startFromImage(img, p.snap.prep.Globals, allRegions); err != nil {
 			in.close()
 			return nil, &CallError{Plugin: p.name, Kind: ErrTrap, Detail: "starting from the memory image: " + err.Error(), Err: err}
 		}

@@ -2,6 +2,8 @@ package plugins
 
 import (
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wardenmcp/warden/internal/wasmbin"
 )
 
 // guestMemory backs an instance's linear memory and refuses to grow past
@@ -79,6 +81,24 @@ func (m *guestMemory) restore(img *image) {
 	}
 	if m.recycled {
 		clear(m.buf[from:len(img.mem)])
+	}
+}
+
+// restoreRegions makes the tracked regions whose bits are set in regions
+// (wasmbin.TrackShift) those of img, each with the 15 bytes after it,
+// where a store that started in the region may have reached. The memory
+// must be img's size.
+func (m *guestMemory) restoreRegions(img *image, regions uint64) {
+	const size = 1 << wasmbin.TrackShift
+	n := len(img.mem)
+	for bit := 0; bit < 64; bit++ {
+		if regions&(1<<bit) == 0 {
+			continue
+		}
+		for from := bit * size; from < n; from += 64 * size {
+			to := min(from+size+15, n)
+			copy(m.buf[from:to], img.mem[from:to])
+		}
 	}
 }
 

@@ -72,6 +72,7 @@ type Plugin struct {
 	toolIndex map[string]int
 	initFunc  string // "_initialize", "__wasm_call_ctors" or ""
 	flag      string // export name of the interrupt flag (wasmbin.Interruptible)
+	dirty     string // export name of the write-tracking global (wasmbin.Tracked), or ""
 	startFunc string // export name of the former start function, or ""
 	minMemory uint64 // bytes of linear memory the module needs at start
 	imports   []string
@@ -116,9 +117,18 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 		return nil, lerr(ErrInvalidModule, "Warden bounds a call's run time by adding checks to the module's code, and cannot add them to this module: "+err.Error(), err)
 	}
 	p.flag, p.startFunc = ir.Flag, ir.Start
+	module := ir.Module
+	// A module whose instances are recycled records what each call writes,
+	// so that only that is put back (see recycle).
+	if !r.noRecycle {
+		if tr, err := wasmbin.AddWriteTracking(module, trackPrefix); err != nil {
+			r.logger.Debug("no write tracking for this plugin; recycled instances are restored whole", slog.String("plugin", name), slog.String("reason", err.Error()))
+		} else {
+			module, p.dirty = tr.Module, tr.Dirty
+		}
+	}
 	// A module that has an initialiser is rewritten so that calls can start
 	// from a memory image of its initialised state (see image).
-	module := ir.Module
 	if r.noImages {
 		// Run as it came, with the checks.
 	} else if prep, err := wasmbin.PrepareSnapshot(module, globalPrefix); err != nil {
@@ -152,7 +162,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	exports := compiled.ExportedFunctions()
 	for name := range exports {
-		if !strings.HasPrefix(name, globalPrefix) && !strings.HasPrefix(name, interruptPrefix) {
+		if !strings.HasPrefix(name, globalPrefix) && !strings.HasPrefix(name, interruptPrefix) && !strings.HasPrefix(name, trackPrefix) {
 			p.exports = append(p.exports, name) // the plugin's own, not the rewrites'
 		}
 	}

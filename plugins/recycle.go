@@ -201,8 +201,14 @@ func (in *instance) reset(prep *wasmbin.Prepared) error {
 			}
 		}
 	}
-	in.mem.recycled = true // written by the call: restore must clear between the image's pages
-	if err := in.startFromImage(img, prep.Globals); err != nil {
+	regions := allRegions
+	if in.dirty != nil {
+		// The call ended normally, so every function that wrote flushed
+		// its bits into the global.
+		regions = in.dirty.Get() | in.written
+	}
+	in.mem.recycled = true // written by the call: a whole restore must clear between the image's pages
+	if err := in.startFromImage(img, prep.Globals, regions); err != nil {
 		return err
 	}
 	b := in.budget

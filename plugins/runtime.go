@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wardenmcp/warden/capabilities"
@@ -226,7 +227,8 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		wcfg = wcfg.WithCompilationCache(cache)
 	}
 	r.wz = wazero.NewRuntimeWithConfig(ctx, wcfg)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
+	// WASI's writes into guest memory are recorded for write tracking.
+	if _, err := wasi_snapshot_preview1.Instantiate(experimental.WithFunctionListenerFactory(ctx, wasiWrites{}), r.wz); err != nil {
 		r.Close(ctx)
 		return nil, fmt.Errorf("plugins: instantiate WASI: %w", err)
 	}

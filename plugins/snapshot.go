@@ -262,8 +262,10 @@ func readGlobals(mod api.Module, names []string) ([]uint64, error) {
 }
 
 // startFromImage makes a fresh instance's memory and globals those of img,
-// then gives its random generators fresh seeds.
-func (in *instance) startFromImage(img *image, names []string) error {
+// then gives its random generators fresh seeds. Of memory, only the
+// tracked regions in the bits of regions are rewritten (allRegions: all of
+// it): the rest must be the image's already.
+func (in *instance) startFromImage(img *image, names []string, regions uint64) error {
 	mem := in.mod.Memory()
 	if want := uint32(len(img.mem) / wasmPage); mem.Size() < uint32(len(img.mem)) {
 		if _, ok := mem.Grow(want - mem.Size()/wasmPage); !ok {
@@ -273,13 +275,20 @@ func (in *instance) startFromImage(img *image, names []string) error {
 	if in.mem == nil {
 		return fmt.Errorf("the instance's memory was not allocated by the host")
 	}
-	in.mem.restore(img)
+	if regions == allRegions {
+		in.mem.restore(img)
+	} else {
+		in.mem.restoreRegions(img, regions)
+	}
 	for i, n := range names {
 		g, ok := in.mod.ExportedGlobal(n).(api.MutableGlobal)
 		if !ok {
 			return fmt.Errorf("export %s is not a mutable global", n)
 		}
 		g.Set(img.globals[i])
+	}
+	if in.dirty != nil {
+		in.dirty.Set(0) // the image's value is what the initialiser wrote
 	}
 	buf := in.mem.buf
 	for _, r := range img.reseed {
