@@ -50,10 +50,6 @@ func AddWriteTracking(b []byte, prefix string) (*Tracked, error) {
 	if err != nil {
 		return nil, err
 	}
-	var scan codeScan
-	if _, err := scan.scan(b); err != nil {
-		return nil, err
-	}
 	var importedGlobals, definedGlobals uint32
 	var imports []funcImport
 	at := map[byte]int{}
@@ -81,9 +77,6 @@ func AddWriteTracking(b []byte, prefix string) (*Tracked, error) {
 	if dirty >= 1<<32-1 {
 		return nil, fmt.Errorf("%w: the module declares %d globals", ErrMalformed, dirty)
 	}
-	if scan.globalSets > dirty {
-		return nil, fmt.Errorf("%w: its code sets global %d, but the module has %d globals", ErrMalformed, scan.globalSets-1, dirty)
-	}
 	payload := func(id byte) []byte {
 		if i, ok := at[id]; ok {
 			return secs[i].Payload
@@ -106,13 +99,20 @@ func AddWriteTracking(b []byte, prefix string) (*Tracked, error) {
 	var code []byte
 	if ci, ok := at[secCode]; ok {
 		r := &reader{b: secs[ci].Payload}
-		n, _ := r.u32()
+		n, err := r.count("function bodies", maxFunctions, 2)
+		if err != nil {
+			return nil, err
+		}
 		if int(n) != len(funcTypes) {
 			return nil, fmt.Errorf("%w: %d functions declared but %d bodies", ErrMalformed, len(funcTypes), n)
 		}
-		code = appendUleb(nil, n+1)
+		code = make([]byte, 0, len(r.b)*3/2)
+		code = appendUleb(code, n+1)
 		for i := range n {
-			size, _ := r.u32()
+			size, err := r.u32()
+			if err != nil || uint64(size) > uint64(len(r.b)-r.pos) {
+				return nil, fmt.Errorf("%w: function body %d: its size (%d) is past the code section's end", ErrMalformed, i, size)
+			}
 			body := r.b[r.pos : r.pos+int(size)]
 			r.pos += int(size)
 			ft := funcTypes[i]
@@ -125,6 +125,9 @@ func AddWriteTracking(b []byte, prefix string) (*Tracked, error) {
 			}
 			code = appendUleb(code, uint32(len(nb)))
 			code = append(code, nb...)
+		}
+		if r.pos != len(r.b) {
+			return nil, fmt.Errorf("%w: %d bytes after the last function body", ErrMalformed, len(r.b)-r.pos)
 		}
 	} else {
 		if len(funcTypes) != 0 {
@@ -171,7 +174,7 @@ func AddWriteTracking(b []byte, prefix string) (*Tracked, error) {
 
 	replaced := map[byte][]byte{secType: typePayload, secFunction: funcPayload, secGlobal: globalPayload,
 		secExport: exportPayload, secCode: code}
-	m := make([]byte, 0, len(b)+len(b)/2)
+	m := make([]byte, 0, len(b)+len(code)+len(typePayload)+len(funcPayload)+len(globalPayload)+len(exportPayload))
 	m = append(m, header...)
 	put := func(id byte) {
 		m = append(m, id)
@@ -265,13 +268,13 @@ var maskBody = []byte{
 	1, 2, 0x7f, // locals 2 (first), 3 (count): i32
 	0x20, 1, 0x45, 0x04, 0x7e, // if n == 0 (result i64)
 	0x42, 0, // 0
-	0x05,                                  // else
+	0x05,                                     // else
 	0x20, 0, 0x41, TrackShift, 0x76, 0x21, 2, // first = dst >> shift
 	0x20, 0, 0x20, 1, 0x6a, 0x41, 1, 0x6b, 0x41, TrackShift, 0x76, // (dst+n-1) >> shift
 	0x20, 2, 0x6b, 0x41, 1, 0x6a, 0x21, 3, // count = last - first + 1
 	0x20, 3, 0x41, 64, 0x4f, 0x04, 0x7e, // if count >= 64 (unsigned) (result i64)
 	0x42, 0x7f, // -1
-	0x05,                                    // else
+	0x05,                                        // else
 	0x42, 1, 0x20, 3, 0xad, 0x86, 0x42, 1, 0x7d, // (1 << count) - 1
 	0x20, 2, 0xad, 0x89, // rotl by first
 	0x0b, 0x0b, 0x0b,
@@ -281,6 +284,7 @@ var maskBody = []byte{
 type tracker struct {
 	dirty uint32 // the Dirty global's index
 	mask  uint32 // the mask function's index
+	buf   []byte // the body being instrumented
 }
 
 // Scratch locals added to every function, after its own.
@@ -322,7 +326,8 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d locals", ErrUnsupported, locals)
 	}
 	base := uint32(locals)
-	out := make([]byte, 0, len(body)*2)
+	out := t.buf[:0] // reused: the caller copies the body out before the next
+	defer func() { t.buf = out }()
 	out = appendUleb(out, n+uint32(scratchDecls[0]))
 	out = append(out, body[declStart:r.pos]...)
 	out = append(out, scratchDecls[1:]...)
@@ -370,10 +375,29 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 		local(0x20, localLen)
 	}
 	depth := 0
-	for r.pos < len(body) {
-		start := r.pos
-		op := body[start]
-		r.pos++
+	b, pos, prev := body, r.pos, r.pos
+	// emit copies the instructions up to at, before an insertion there.
+	emit := func(at int) {
+		out = append(out, b[prev:at]...)
+		prev = at
+	}
+	for pos < len(b) {
+		op := b[pos]
+		// Instructions the tracker passes through, with one-byte
+		// immediates, are skipped here; the rest are decoded below.
+		switch k := opImm[op]; {
+		case k == immNone && !trackedOps[op]:
+			pos++
+			continue
+		case k >= immU32 && k <= immI64 && !trackedOps[op] && pos+1 < len(b) && b[pos+1] < 0x80:
+			pos += 2
+			continue
+		case k == immMemarg && !trackedOps[op] && pos+2 < len(b) && b[pos+1] < 0x40 && b[pos+2] < 0x80:
+			pos += 3
+			continue
+		}
+		start := pos
+		r.pos = pos + 1
 		switch {
 		case op >= 0x36 && op <= 0x3e: // stores
 			offset, err := r.trackedMemarg()
@@ -389,6 +413,7 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 			case 0x39:
 				value = localF64
 			}
+			emit(start)
 			mark(value, offset)
 		case op == 0xfd:
 			sub, err := r.fastU32()
@@ -405,6 +430,7 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 						return nil, fmt.Errorf("%w: lane at %d: %v", ErrMalformed, start, err)
 					}
 				}
+				emit(start)
 				mark(localV128, offset)
 				break
 			}
@@ -425,7 +451,7 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 			if sub == 8 || sub == 10 || sub == 11 { // memory.init, memory.copy, memory.fill
 				// Their memory indices: after a data segment index for
 				// memory.init, two for memory.copy, one for memory.fill.
-				ir := &reader{b: body[:r.pos], pos: imm}
+				ir := &reader{b: b[:r.pos], pos: imm}
 				if sub == 8 {
 					ir.u32()
 				}
@@ -434,6 +460,7 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 						return nil, fmt.Errorf("%w: a bulk memory operation at %d on a memory other than 0", ErrUnsupported, start)
 					}
 				}
+				emit(start)
 				markBulk()
 			}
 		case op == 0xfe || op == 0x06 || op == 0x07 || op == 0x08 || op == 0x09 || op == 0x0a || op == 0x18 || op == 0x19 || op == 0x1f:
@@ -445,6 +472,7 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 			}
 		case op == 0x0b: // end
 			if depth == 0 {
+				emit(start)
 				flush()
 			} else {
 				depth--
@@ -455,6 +483,7 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 				return nil, fmt.Errorf("%w: label at %d: %v", ErrMalformed, start, err)
 			}
 			if int(label) >= depth {
+				emit(start)
 				flush()
 			}
 		case op == 0x0e: // br_table
@@ -470,24 +499,49 @@ func (t *tracker) body(body []byte, ft funcType) ([]byte, error) {
 				return nil, fmt.Errorf("%w: br_table at %d: %v", ErrMalformed, start, err)
 			}
 			if exits {
+				emit(start)
 				flush()
 			}
+		case op == 0x24: // global.set: never of Dirty, which the module does not know
+			idx, err := r.u32()
+			if err != nil {
+				return nil, fmt.Errorf("%w: global index at %d: %v", ErrMalformed, start, err)
+			}
+			if idx >= t.dirty {
+				return nil, fmt.Errorf("%w: its code sets global %d, but the module has %d globals", ErrMalformed, idx, t.dirty)
+			}
 		case op == 0x0f: // return
+			emit(start)
 			flush()
 		case op == 0x12 || op == 0x13: // return_call, return_call_indirect
 			if err := s.instr(r, op, 0, start, 0); err != nil {
 				return nil, err
 			}
+			emit(start)
 			flush()
 		default:
 			if err := s.instr(r, op, 0, start, 0); err != nil {
 				return nil, err
 			}
 		}
-		out = append(out, body[start:r.pos]...)
+		pos = r.pos
 	}
+	out = append(out, b[prev:]...)
 	return out, nil
 }
+
+// trackedOps are the one-byte opcodes the tracker looks at: stores,
+// block structure, branches and ways out, and those it refuses.
+var trackedOps = func() (t [256]bool) {
+	for op := 0x36; op <= 0x3e; op++ {
+		t[op] = true
+	}
+	for _, op := range []byte{0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+		0x12, 0x13, 0x18, 0x19, 0x1f, 0x24, 0xfc, 0xfd, 0xfe} {
+		t[op] = true
+	}
+	return t
+}()
 
 // trackedMemarg reads a store's memory argument and returns its offset. It
 // refuses a memory other than 0 and an offset past 32 bits (memory64).
