@@ -63,6 +63,10 @@ func CheckCounts(b []byte) error {
 			err = checkData(r)
 		case 13:
 			_, err = r.count("tags", maxTags, 2)
+		case 12: // data count: one u32, all of the section
+			if _, err = r.u32(); err != nil || r.pos != len(r.b) {
+				err = fmt.Errorf("%w: want the section to be one count (%v)", ErrMalformed, err)
+			}
 		}
 		if err != nil {
 			if s.ID == 0 {
