@@ -115,9 +115,11 @@ func (a allocator) Allocate(_, maxBytes uint64) experimental.LinearMemory {
 	if buf := a.img.get(); buf != nil {
 		m.buf, m.recycled = buf, true
 	} else if a.img != nil {
-		// Room for the image and some growth, so that the array need not
-		// double (and be copied) right after the image is restored.
-		m.buf = make([]byte, 0, min(roundPages(uint64(len(a.img.mem))*5/4), maxBytes))
+		// Room for the image only: growing is rare (the SDK leaves heap
+		// headroom in the image, and an instance that grew is not
+		// recycled), while slack in every array is resident memory, since
+		// the allocator zeroes a reused span whole.
+		m.buf = make([]byte, 0, min(roundPages(uint64(len(a.img.mem))), maxBytes))
 	}
 	if a.slot != nil {
 		*a.slot = m

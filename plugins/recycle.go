@@ -87,6 +87,9 @@ func (p *Plugin) recycleAllowed() bool {
 // image, or returns "" when they can.
 func (p *Plugin) reuseProblem() string {
 	facts, err := wasmbin.ScanCode(p.snap.prep.Module)
+	// Nothing else reads the rewritten module after Load, and it is
+	// megabytes per plugin.
+	p.snap.prep.Module = nil
 	switch {
 	case err != nil:
 		return "its code could not be checked: " + err.Error()

@@ -652,5 +652,17 @@ func emptyDataSegments(payload []byte) ([]byte, []DataSegment, error) {
 	if r.pos != len(payload) {
 		return nil, nil, fmt.Errorf("%w: data section has %d trailing bytes", ErrMalformed, len(payload)-r.pos)
 	}
+	// The bytes are copied, all into one array, so that the segments do
+	// not keep the whole input module alive.
+	total := 0
+	for _, d := range segs {
+		total += len(d.Bytes)
+	}
+	all := make([]byte, 0, total)
+	for i := range segs {
+		at := len(all)
+		all = append(all, segs[i].Bytes...)
+		segs[i].Bytes = all[at:len(all):len(all)]
+	}
 	return out, segs, nil
 }
