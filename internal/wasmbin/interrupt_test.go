@@ -90,7 +90,8 @@ func TestAddInterruptChecks(t *testing.T) {
 		params []uint64
 	}{{"spin", nil}, {"rec", []uint64{62}}} {
 		flag.Set(0)
-		timer := time.AfterFunc(20*time.Millisecond, func() { flag.Set(1) })
+		raised := make(chan struct{})
+		timer := time.AfterFunc(20*time.Millisecond, func() { flag.Set(1); close(raised) })
 		done := make(chan error, 1)
 		go func() { _, err := call(tc.name, tc.params...); done <- err }()
 		select {
@@ -101,7 +102,10 @@ func TestAddInterruptChecks(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s did not stop within 10 s of the flag being raised", tc.name)
 		}
-		timer.Stop()
+		if timer.Stop() {
+			t.Fatalf("%s stopped before the flag was raised", tc.name)
+		}
+		<-raised // the next Set must come after this one
 	}
 }
 
