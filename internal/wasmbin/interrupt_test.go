@@ -230,9 +230,38 @@ func TestAddInterruptChecksGo(t *testing.T) {
 	}
 }
 
-// FuzzAddInterruptChecks checks the rewrite against the runtime: a module
-// wazero accepts must still be accepted once rewritten, and the rewrite
-// decodes again with every loop checked.
+// fuzzRewrite runs rewrite on b and checks it against the runtime r: an
+// error must say whether the module is malformed or unsupported, and a
+// module wazero accepts must still be accepted once rewritten. It returns
+// the rewritten module, or nil when rewrite refused b.
+func fuzzRewrite(t *testing.T, r wazero.Runtime, b []byte, rewrite func([]byte) ([]byte, error)) []byte {
+	ctx := context.Background()
+	out, err := rewrite(b)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("error wraps neither ErrMalformed nor ErrUnsupported: %v", err)
+		}
+		return nil
+	}
+	// wazero allocates what a module's counts say: only modules whose
+	// counts are backed by bytes are given to it.
+	if CheckCounts(b) != nil {
+		return out
+	}
+	if orig, err := r.CompileModule(ctx, b); err == nil {
+		orig.Close(ctx)
+		m, err := r.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("the module compiles, its rewrite does not: %v", err)
+		}
+		m.Close(ctx)
+	}
+	return out
+}
+
+// FuzzAddInterruptChecks checks the rewrite against the runtime
+// (fuzzRewrite), and that the rewrite decodes again with every loop
+// checked.
 func FuzzAddInterruptChecks(f *testing.F) {
 	f.Add(interruptModule())
 	for _, tc := range factCases {
@@ -242,32 +271,22 @@ func FuzzAddInterruptChecks(f *testing.F) {
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer r.Close(ctx)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		in, err := AddInterruptChecks(b, "host.")
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
-				t.Fatalf("error wraps neither ErrMalformed nor ErrUnsupported: %v", err)
-			}
-			return
-		}
-		// wazero allocates what a module's counts say: only modules whose
-		// counts are backed by bytes are given to it.
-		if CheckCounts(b) != nil {
-			return
-		}
-		if orig, err := r.CompileModule(ctx, b); err == nil {
-			orig.Close(ctx)
-			m, err := r.CompileModule(ctx, in.Module)
+		out := fuzzRewrite(t, r, b, func(b []byte) ([]byte, error) {
+			in, err := AddInterruptChecks(b, "host.")
 			if err != nil {
-				t.Fatalf("the module compiles, its rewrite does not: %v", err)
+				return nil, err
 			}
-			m.Close(ctx)
+			return in.Module, nil
+		})
+		if out == nil {
+			return
 		}
 		var before, after codeScan
 		before.marks, after.marks = true, true
 		if _, err := before.scan(b); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := after.scan(in.Module); err != nil {
+		if _, err := after.scan(out); err != nil {
 			t.Fatalf("the rewrite does not decode: %v", err)
 		}
 		// Each check adds one if...end block and no loop: the loops are the

@@ -153,6 +153,7 @@ func TestAddWriteTrackingGo(t *testing.T) {
 	t.Logf("module %d -> %d bytes", len(in.Module), len(tr.Module))
 }
 
+// FuzzAddWriteTracking checks the rewrite against the runtime (fuzzRewrite).
 func FuzzAddWriteTracking(f *testing.F) {
 	f.Add(trackingModule())
 	f.Add(interruptModule())
@@ -163,23 +164,12 @@ func FuzzAddWriteTracking(f *testing.F) {
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer r.Close(ctx)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tr, err := AddWriteTracking(b, "host.")
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
-				t.Fatalf("error wraps neither ErrMalformed nor ErrUnsupported: %v", err)
-			}
-			return
-		}
-		if CheckCounts(b) != nil {
-			return
-		}
-		if orig, err := r.CompileModule(ctx, b); err == nil {
-			orig.Close(ctx)
-			m, err := r.CompileModule(ctx, tr.Module)
+		fuzzRewrite(t, r, b, func(b []byte) ([]byte, error) {
+			tr, err := AddWriteTracking(b, "host.")
 			if err != nil {
-				t.Fatalf("the module compiles, its tracked rewrite does not: %v", err)
+				return nil, err
 			}
-			m.Close(ctx)
-		}
+			return tr.Module, nil
+		})
 	})
 }
