@@ -304,7 +304,7 @@ func (pl *instancePool) refill(p *Plugin, key poolKey, limits capabilities.Limit
 }
 
 func (pl *instancePool) fill(p *Plugin, key poolKey, limits capabilities.Limits, mounts []Mount) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(limits.Timeout))
+	ctx, cancel := context.WithTimeout(p.rt.closing, time.Duration(limits.Timeout))
 	defer cancel()
 	st := &callState{ctx: ctx, callerCtx: context.Background(), plugin: p.name, limits: limits, sandbox: &Sandbox{}}
 	st.logs = newPluginLog(ctx, st.sandbox, p.name, "")

@@ -39,6 +39,11 @@ type Runtime struct {
 	prewarm        int
 	noImages       bool
 	noRecycle      bool
+	// closing ends when Close starts: work the runtime does in the
+	// background runs under it, so that Close need not wait out its
+	// deadline.
+	closing    context.Context
+	endClosing context.CancelFunc
 }
 
 // DefaultPrewarm is how many instances per plugin are kept instantiated and
@@ -209,6 +214,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		r.ceilings = cfg.ceilings.WithDefaults(capabilities.MaxLimits)
 	}
 	r.defaults = r.defaults.Clamp(r.ceilings)
+	r.closing, r.endClosing = context.WithCancel(context.Background())
 
 	// No WithCloseOnContextDone: a deadline stops a guest through the
 	// checks Load adds to its code (wasmbin.AddInterruptChecks), which cost
@@ -246,6 +252,9 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 // Close releases the runtime and every plugin loaded by it. It is safe to
 // call on a partly constructed Runtime and more than once.
 func (r *Runtime) Close(ctx context.Context) error {
+	if r.endClosing != nil {
+		r.endClosing() // background guest code stops at its next check
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error

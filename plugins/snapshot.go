@@ -159,7 +159,7 @@ func (p *Plugin) ensureImage(key string, mounts []Mount) {
 	s.making[key] = true
 	s.mu.Unlock()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Duration(p.rt.defaults.Timeout))
+		ctx, cancel := context.WithTimeout(p.rt.closing, 2*time.Duration(p.rt.defaults.Timeout))
 		defer cancel()
 		if err := p.makeImage(ctx, mounts); err != nil {
 			p.rt.logger.Info("memory image not made; calls will run the initialiser", slog.String("plugin", p.name), slog.String("error", err.Error()))
@@ -221,6 +221,14 @@ func (p *Plugin) initialisedState(ctx context.Context, mounts []Mount, random io
 		return nil, nil, err
 	}
 	defer in.close()
+	// Guest code and reads of the instance run under the runtime's read
+	// lock, as newInstance's do: Runtime.Close closes every module, and
+	// wazero does not expect that while one runs (found by -race).
+	p.rt.mu.RLock()
+	defer p.rt.mu.RUnlock()
+	if p.rt.wz == nil {
+		return nil, nil, fmt.Errorf("the runtime is closed")
+	}
 	if f := in.mod.ExportedFunction(prepareExport); f != nil {
 		if d := f.Definition(); len(d.ParamTypes()) != 0 || len(d.ResultTypes()) != 0 {
 			return nil, nil, fmt.Errorf("export %s has type %s; want () -> ()", prepareExport, sig(d.ParamTypes(), d.ResultTypes()))
