@@ -74,15 +74,18 @@ type Plugin struct {
 	flag      string // export name of the interrupt flag (wasmbin.Interruptible)
 	dirty     string // export name of the write-tracking global (wasmbin.Tracked), or ""
 	startFunc string // export name of the former start function, or ""
-	minMemory uint64 // bytes of linear memory the module needs at start
-	imports   []string
-	exports   []string
-	calls     *gate // per-plugin admission
-	pool      *instancePool
-	snap      *snapshotter // nil: the module runs as it came
-	prompts   []Prompt
-	resources []Resource
-	templates []ResourceTemplate
+	// countGlobal is the snapshot export name of the interrupt checks'
+	// countdown, which an image need not reproduce.
+	countGlobal string
+	minMemory   uint64 // bytes of linear memory the module needs at start
+	imports     []string
+	exports     []string
+	calls       *gate // per-plugin admission
+	pool        *instancePool
+	snap        *snapshotter // nil: the module runs as it came
+	prompts     []Prompt
+	resources   []Resource
+	templates   []ResourceTemplate
 }
 
 // Load checks and compiles wasm as a plugin called name, then lists its
@@ -117,6 +120,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 		return nil, lerr(ErrInvalidModule, "Warden bounds a call's run time by adding checks to the module's code, and cannot add them to this module: "+err.Error(), err)
 	}
 	p.flag, p.startFunc = ir.Flag, ir.Start
+	p.countGlobal = fmt.Sprintf("%s%d", globalPrefix, ir.Count)
 	module := ir.Module
 	// A module whose instances are recycled records what each call writes,
 	// so that only that is put back (see recycle).

@@ -10,12 +10,17 @@ type Interruptible struct {
 	// Module is the rewritten binary.
 	Module []byte
 	// Flag is the export name of the mutable i32 global the rewrite added;
-	// it is 0 when an instance starts. Every function checks it on entry
-	// and every loop on each iteration, and traps (unreachable) when it is
-	// not 0. The host sets it, from any goroutine, to stop the guest: no
-	// path through the code runs longer than one function body without a
-	// check.
+	// it is 0 when an instance starts. A check runs at every function
+	// entry and loop iteration; every ChecksPerExit checks, one exits to
+	// the host (so that the host's goroutine can be preempted) and traps
+	// (unreachable) if the flag is not 0. The host sets it, from any
+	// goroutine, to stop the guest: no path through the code runs longer
+	// than ChecksPerExit function bodies without seeing it.
 	Flag string
+	// Count is the index of the countdown global the rewrite added. Its
+	// value depends on how much code ran, so two runs of the same
+	// initialiser may leave it different; any value is a valid start.
+	Count uint32
 	// Start is the export name of the module's start function, or empty
 	// when it has none. The rewrite removes the start section, whose
 	// function would run inside instantiation, before the host can reach
@@ -31,10 +36,11 @@ const (
 
 // AddInterruptChecks rewrites b so that a running call can be stopped
 // without help from the runtime: it adds a global flag (exported as prefix
-// followed by FlagSuffix), puts "global.get flag; if; unreachable; end" at
-// the start of every function body (unless the body starts with a loop) and
-// at the start of every loop body, and turns the start function, if any,
-// into an export (prefix followed by StartSuffix).
+// followed by FlagSuffix) and a countdown global, puts a check (checkCode)
+// at the start of every function body (unless the body starts with a loop)
+// and at the start of every loop body, gives a module without a memory an
+// empty one (for the check's memory.grow 0), and turns the start function,
+// if any, into an export (prefix followed by StartSuffix).
 //
 // A runtime could do this itself: wazero's WithCloseOnContextDone compiles
 // each loop iteration to an exit into Go that asks whether the module was
@@ -57,6 +63,7 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 	}
 	var importedGlobals, definedGlobals uint32
 	globalAt, exportAt, startAt := -1, -1, -1
+	hasMemory := false
 	var globalRest []byte // the global section's payload after its count
 	for i, s := range secs {
 		switch s.ID {
@@ -64,6 +71,9 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 			if importedGlobals, _, err = readImports(s.Payload); err != nil {
 				return nil, fmt.Errorf("%w: import section: %v", ErrMalformed, err)
 			}
+			hasMemory = hasMemory || importsMemory(s.Payload)
+		case secMemory:
+			hasMemory = true
 		case secGlobal:
 			r := &reader{b: s.Payload}
 			if definedGlobals, err = r.u32(); err != nil {
@@ -77,18 +87,23 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 		}
 	}
 	flag := uint64(importedGlobals) + uint64(definedGlobals)
-	if flag >= 1<<32-1 {
+	count := flag + 1
+	if count >= 1<<32-1 {
 		return nil, fmt.Errorf("%w: the module declares %d globals", ErrMalformed, flag)
 	}
 	if scan.globalSets > flag {
 		return nil, fmt.Errorf("%w: its code sets global %d, but the module has %d globals", ErrMalformed, scan.globalSets-1, flag)
 	}
-	out := &Interruptible{Flag: prefix + FlagSuffix}
+	out := &Interruptible{Flag: prefix + FlagSuffix, Count: uint32(count)}
 
-	// The flag: an i32, mutable, initialised by i32.const 0.
-	globalPayload := appendUleb(nil, definedGlobals+1)
+	// The flag: an i32, mutable, initialised by i32.const 0; the count of
+	// checks left before the next exit to the host.
+	globalPayload := appendUleb(nil, definedGlobals+2)
 	globalPayload = append(globalPayload, globalRest...)
 	globalPayload = append(globalPayload, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+	globalPayload = append(globalPayload, 0x7f, 0x01, 0x41)
+	globalPayload = appendSleb(globalPayload, ChecksPerExit)
+	globalPayload = append(globalPayload, 0x0b)
 
 	funcs := map[string]uint32{}
 	if startAt >= 0 {
@@ -112,9 +127,7 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 
 	var codePayload []byte
 	if code != nil {
-		check := append([]byte{0x23}, appendUleb(nil, uint32(flag))...)
-		check = append(check, 0x04, 0x40, 0x00, 0x0b) // if (no result) unreachable end
-		codePayload = withChecks(code.Payload, scan.checks, check)
+		codePayload = withChecks(code.Payload, scan.checks, checkCode(uint32(flag), uint32(count)))
 	}
 
 	// Sections keep their order; the global and export sections, when the
@@ -126,9 +139,14 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 		m = appendUleb(m, uint32(len(payload)))
 		m = append(m, payload...)
 	}
-	wroteGlobals, wroteExports := false, false
+	wroteGlobals, wroteExports, wroteMemory := false, false, hasMemory
 	for i, s := range secs {
 		if s.ID != 0 {
+			if !wroteMemory && sectionRank(s.ID) > sectionRank(secMemory) {
+				// A memory of no pages, for the checks' memory.grow.
+				put(secMemory, []byte{1, 0x00, 0})
+				wroteMemory = true
+			}
 			if !wroteGlobals && globalAt < 0 && sectionRank(s.ID) > sectionRank(secGlobal) {
 				put(secGlobal, globalPayload)
 				wroteGlobals = true
@@ -153,6 +171,9 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 			m = append(m, b[s.Start:s.End]...)
 		}
 	}
+	if !wroteMemory {
+		put(secMemory, []byte{1, 0x00, 0})
+	}
 	if !wroteGlobals {
 		put(secGlobal, globalPayload)
 	}
@@ -161,6 +182,79 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 	}
 	out.Module = m
 	return out, nil
+}
+
+// ChecksPerExit is how many checks run between two exits to the host.
+const ChecksPerExit = 4096
+
+// checkCode is the check: count down; at zero, start again, exit to the
+// host through memory.grow 0 and trap if the flag is up.
+//
+// The exit matters as much as the flag: compiled code cannot be preempted,
+// so a guest that never left it would hold up every stop-the-world pause
+// of the host's garbage collector, and with it the timer that raises the
+// flag (found as a deadlock under -race). memory.grow is the one
+// instruction every module can use that wazero runs in Go; a delta of 0
+// changes nothing.
+func checkCode(flag, count uint32) []byte {
+	g := func(op byte, idx uint32) []byte { return append([]byte{op}, appendUleb(nil, idx)...) }
+	return cat(
+		g(0x23, count), []byte{0x41, 1, 0x6b}, g(0x24, count), // count--
+		g(0x23, count), []byte{0x45, 0x04, 0x40}, // if count == 0
+		[]byte{0x41}, appendSleb(nil, ChecksPerExit), g(0x24, count), // count = ChecksPerExit
+		[]byte{0x41, 0, 0x40, 0, 0x1a}, // memory.grow 0; drop
+		g(0x23, flag), []byte{0x04, 0x40, 0x00, 0x0b}, // if flag: unreachable
+		[]byte{0x0b},
+	)
+}
+
+// cat joins byte slices.
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// importsMemory reports whether an import section imports a memory.
+func importsMemory(payload []byte) bool {
+	r := &reader{b: payload}
+	n, err := r.u32()
+	if err != nil {
+		return false
+	}
+	for range n {
+		if r.name() != nil || r.name() != nil {
+			return false
+		}
+		kind, err := r.byte()
+		if err != nil {
+			return false
+		}
+		switch kind {
+		case 0x00:
+			_, err = r.u32()
+		case 0x01:
+			if _, err = r.byte(); err == nil {
+				err = r.limits()
+			}
+		case 0x02:
+			return true
+		case 0x03:
+			err = r.skip(2)
+		case 0x04:
+			if _, err = r.byte(); err == nil {
+				_, err = r.u32()
+			}
+		default:
+			return false
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // withChecks returns the code section payload with check inserted at each
@@ -192,8 +286,11 @@ func withChecks(payload []byte, at []int, check []byte) []byte {
 	return out
 }
 
-// secStart is the start section's ID.
-const secStart = 8
+// IDs of the start and memory sections.
+const (
+	secStart  = 8
+	secMemory = 5
+)
 
 // sectionRank is the position of a non-custom section in the order the
 // binary format requires: the data count (12) and tag (13) sections sit

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,16 @@ func TestAddInterruptChecks(t *testing.T) {
 		timer := time.AfterFunc(20*time.Millisecond, func() { flag.Set(1); close(raised) })
 		done := make(chan error, 1)
 		go func() { _, err := call(tc.name, tc.params...); done <- err }()
+		// A collection stops the world, which waits for the goroutine
+		// running the guest: the checks must let it be preempted, or the
+		// collection, and the timer that raises the flag, wait forever.
+		gcDone := make(chan struct{})
+		go func() { goruntime.GC(); close(gcDone) }()
+		select {
+		case <-gcDone:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: a garbage collection did not finish within 10 s while the guest ran", tc.name)
+		}
 		select {
 		case err := <-done:
 			if err == nil || !strings.Contains(err.Error(), "unreachable") {
@@ -114,8 +125,9 @@ func TestAddInterruptChecksPlacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The flag is global 1: the module has one global of its own.
-	check := []byte{0x23, 1, 0x04, 0x40, 0x00, 0x0b}
+	// The flag is global 1 and the count global 2: the module has one
+	// global of its own.
+	check := checkCode(1, 2)
 	var s codeScan
 	code, err := s.scan(in.Module)
 	if err != nil {

@@ -1,7 +1,6 @@
 package wasmbin
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -26,7 +25,6 @@ func vec(items ...[]byte) []byte {
 
 func name(s string) []byte { return append(appendUleb(nil, uint32(len(s))), s...) }
 
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 // testModule is a module with one function, a memory, a mutable i32 global
 // (index 0), an immutable i64 global, an active data segment "hi" at 16
