@@ -202,7 +202,7 @@ func checkCode(flag, count uint32) []byte {
 		g(0x23, count), []byte{0x41, 1, 0x6b}, g(0x24, count), // count--
 		g(0x23, count), []byte{0x45, 0x04, 0x40}, // if count == 0
 		[]byte{0x41}, appendSleb(nil, ChecksPerExit), g(0x24, count), // count = ChecksPerExit
-		[]byte{0x41, 0, 0x40, 0, 0x1a}, // memory.grow 0; drop
+		[]byte{0x41, 0, 0x40, 0, 0x1a},                // memory.grow 0; drop
 		g(0x23, flag), []byte{0x04, 0x40, 0x00, 0x0b}, // if flag: unreachable
 		[]byte{0x0b},
 	)

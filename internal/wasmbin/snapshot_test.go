@@ -25,7 +25,6 @@ func vec(items ...[]byte) []byte {
 
 func name(s string) []byte { return append(appendUleb(nil, uint32(len(s))), s...) }
 
-
 // testModule is a module with one function, a memory, a mutable i32 global
 // (index 0), an immutable i64 global, an active data segment "hi" at 16
 // and a passive one; with dataCount it also has a data count section.
