@@ -68,10 +68,11 @@ func AddInterruptChecks(b []byte, prefix string) (*Interruptible, error) {
 	for i, s := range secs {
 		switch s.ID {
 		case secImport:
-			if importedGlobals, _, err = readImports(s.Payload); err != nil {
+			var memories uint32
+			if importedGlobals, memories, _, err = readImports(s.Payload); err != nil {
 				return nil, fmt.Errorf("%w: import section: %v", ErrMalformed, err)
 			}
-			hasMemory = hasMemory || importsMemory(s.Payload)
+			hasMemory = hasMemory || memories > 0
 		case secMemory:
 			hasMemory = true
 		case secGlobal:
@@ -215,46 +216,6 @@ func cat(parts ...[]byte) []byte {
 		out = append(out, p...)
 	}
 	return out
-}
-
-// importsMemory reports whether an import section imports a memory.
-func importsMemory(payload []byte) bool {
-	r := &reader{b: payload}
-	n, err := r.u32()
-	if err != nil {
-		return false
-	}
-	for range n {
-		if r.name() != nil || r.name() != nil {
-			return false
-		}
-		kind, err := r.byte()
-		if err != nil {
-			return false
-		}
-		switch kind {
-		case 0x00:
-			_, err = r.u32()
-		case 0x01:
-			if _, err = r.byte(); err == nil {
-				err = r.limits()
-			}
-		case 0x02:
-			return true
-		case 0x03:
-			err = r.skip(2)
-		case 0x04:
-			if _, err = r.byte(); err == nil {
-				_, err = r.u32()
-			}
-		default:
-			return false
-		}
-		if err != nil {
-			return false
-		}
-	}
-	return false
 }
 
 // withChecks returns the code section payload with check inserted at each

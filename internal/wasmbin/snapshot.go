@@ -98,7 +98,7 @@ func PrepareSnapshot(b []byte, prefix string) (*Prepared, error) {
 			// could copy the data segments in or start from an image.
 			return nil, fmt.Errorf("%w: the module has a start function", ErrUnsupported)
 		case secImport:
-			if importedGlobals, funcs, err = readImports(s.Payload); err != nil {
+			if importedGlobals, _, funcs, err = readImports(s.Payload); err != nil {
 				return nil, fmt.Errorf("%w: import section: %v", ErrMalformed, err)
 			}
 		case secType:
@@ -290,13 +290,13 @@ type funcImport struct {
 	typ          uint32
 }
 
-// readImports counts the imported globals and lists the imported
-// functions, in index order.
-func readImports(payload []byte) (globals uint32, funcs []funcImport, err error) {
+// readImports counts the imported globals and memories and lists the
+// imported functions, in index order.
+func readImports(payload []byte) (globals, memories uint32, funcs []funcImport, err error) {
 	r := &reader{b: payload}
 	n, err := r.u32()
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	str := func() (string, error) {
 		start := r.pos
@@ -309,15 +309,15 @@ func readImports(payload []byte) (globals uint32, funcs []funcImport, err error)
 	for i := uint32(0); i < n; i++ {
 		mod, err := str()
 		if err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		name, err := str()
 		if err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		kind, err := r.byte()
 		if err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		switch kind {
 		case 0x00: // function: type index
@@ -330,6 +330,7 @@ func readImports(payload []byte) (globals uint32, funcs []funcImport, err error)
 				err = r.limits()
 			}
 		case 0x02: // memory
+			memories++
 			err = r.limits()
 		case 0x03: // global: value type, mutability
 			globals++
@@ -339,13 +340,13 @@ func readImports(payload []byte) (globals uint32, funcs []funcImport, err error)
 				_, err = r.u32()
 			}
 		default:
-			return 0, nil, fmt.Errorf("import %d has unknown kind 0x%02x", i, kind)
+			return 0, 0, nil, fmt.Errorf("import %d has unknown kind 0x%02x", i, kind)
 		}
 		if err != nil {
-			return 0, nil, fmt.Errorf("import %d: %v", i, err)
+			return 0, 0, nil, fmt.Errorf("import %d: %v", i, err)
 		}
 	}
-	return globals, funcs, nil
+	return globals, memories, funcs, nil
 }
 
 // probeFunc is the fd probe added to a module: the rewritten function and

@@ -63,7 +63,7 @@ func AddWriteTracking(b []byte, prefix string) (*Tracked, error) {
 		at[s.ID] = i
 		switch s.ID {
 		case secImport:
-			if importedGlobals, imports, err = readImports(s.Payload); err != nil {
+			if importedGlobals, _, imports, err = readImports(s.Payload); err != nil {
 				return nil, fmt.Errorf("%w: import section: %v", ErrMalformed, err)
 			}
 		case secGlobal:
