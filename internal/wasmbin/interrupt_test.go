@@ -162,12 +162,29 @@ func TestAddInterruptChecksPlacement(t *testing.T) {
 	}
 }
 
+// refusal is a module a rewrite must refuse, and the error it must wrap.
+type refusal struct {
+	name string
+	wasm []byte
+	want error
+}
+
+// checkRefusals runs rewrite on each case and fails t unless it returns an
+// error wrapping the case's.
+func checkRefusals(t *testing.T, cases []refusal, rewrite func([]byte) (any, error)) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := rewrite(tc.wasm)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("rewrite = %v, %v; want an error wrapping %v", got, err, tc.want)
+			}
+			t.Log(err)
+		})
+	}
+}
+
 func TestAddInterruptChecksRefuses(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		wasm []byte
-		want error
-	}{
+	checkRefusals(t, []refusal{
 		// Global 1 does not exist; once the flag is added, it would be the flag.
 		{"sets a global that does not exist", codeModule([]byte{0, 0x41, 0, 0x24, 1, 0x0b}), ErrMalformed},
 		{"sets a global far out of range", codeModule(cat([]byte{0, 0x41, 0, 0x24}, appendUleb(nil, 1<<20), []byte{0x0b})), ErrMalformed},
@@ -175,15 +192,7 @@ func TestAddInterruptChecksRefuses(t *testing.T) {
 		{"an instruction it cannot decode", codeModule([]byte{0, 0x27, 0x0b}), ErrUnsupported},
 		{"two start functions", cat(header, section(8, 0, 0)), ErrMalformed},
 		{"not wasm", []byte("hello"), ErrMalformed},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := AddInterruptChecks(tc.wasm, "host.")
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("AddInterruptChecks = %v, %v; want an error wrapping %v", got, err, tc.want)
-			}
-			t.Log(err)
-		})
-	}
+	}, func(b []byte) (any, error) { return AddInterruptChecks(b, "host.") })
 }
 
 // TestAddInterruptChecksSections adds the global and export sections to a

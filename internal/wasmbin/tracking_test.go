@@ -2,7 +2,6 @@ package wasmbin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -107,24 +106,12 @@ func checkTracked(t *testing.T, before, after []byte, bits uint64) {
 }
 
 func TestAddWriteTrackingRefuses(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		wasm []byte
-		want error
-	}{
+	checkRefusals(t, []refusal{
 		{"atomic store", codeModule([]byte{0, 0x41, 0, 0x41, 0, 0xfe, 0x17, 2, 0, 0x0b}), ErrUnsupported},
 		{"sets a global that does not exist", codeModule([]byte{0, 0x41, 0, 0x24, 1, 0x0b}), ErrMalformed},
 		{"a store to memory 1", codeModule(cat([]byte{0, 0x41, 0, 0x42, 0, 0x37, 0x43, 1}, appendUleb(nil, 0), []byte{0x0b})), ErrUnsupported},
 		{"exports a name of the host's", cat(header, section(7, vec(cat(name("host.dirty"), []byte{3, 0}))...)), ErrUnsupported},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := AddWriteTracking(tc.wasm, "host.")
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("AddWriteTracking = %v, %v; want an error wrapping %v", got, err, tc.want)
-			}
-			t.Log(err)
-		})
-	}
+	}, func(b []byte) (any, error) { return AddWriteTracking(b, "host.") })
 }
 
 // TestAddWriteTrackingGo tracks a real Go plugin after its interrupt
