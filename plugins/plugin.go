@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -109,37 +108,28 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	p.manifest = m
 
-	// wazero sizes allocations by the counts a module declares: a module of
-	// a few bytes could make it allocate gigabytes.
-	if err := wasmbin.CheckCounts(wasm); err != nil {
-		return nil, lerr(ErrInvalidModule, err.Error(), err)
-	}
-	// Every module gets the checks through which a deadline stops it.
-	ir, err := wasmbin.AddInterruptChecks(wasm, interruptPrefix)
-	if err != nil {
-		return nil, lerr(ErrInvalidModule, "Warden bounds a call's run time by adding checks to the module's code, and cannot add them to this module: "+err.Error(), err)
-	}
-	p.flag, p.startFunc = ir.Flag, ir.Start
-	p.countGlobal = fmt.Sprintf("%s%d", globalPrefix, ir.Count)
-	module := ir.Module
-	// A module whose instances are recycled records what each call writes,
-	// so that only that is put back (see recycle).
-	if !r.noRecycle {
-		if tr, err := wasmbin.AddWriteTracking(module, trackPrefix); err != nil {
-			r.logger.Debug("no write tracking for this plugin; recycled instances are restored whole", slog.String("plugin", name), slog.String("reason", err.Error()))
-		} else {
-			module, p.dirty = tr.Module, tr.Dirty
+	rw := r.rewrites.get(p.digest)
+	if rw != nil {
+		r.logger.Debug("rewritten module read from the rewrite cache", slog.String("plugin", name))
+	} else {
+		if rw, err = r.rewrite(wasm); err != nil {
+			return nil, lerr(ErrInvalidModule, err.Error(), err)
 		}
+		r.rewrites.put(p.digest, rw)
 	}
-	// A module that has an initialiser is rewritten so that calls can start
-	// from a memory image of its initialised state (see image).
-	if r.noImages {
-		// Run as it came, with the checks.
-	} else if prep, err := wasmbin.PrepareSnapshot(module, globalPrefix); err != nil {
-		r.logger.Debug("no memory images for this plugin", slog.String("plugin", name), slog.String("reason", err.Error()))
-	} else if slices.Contains(prep.Exports, "_initialize") || slices.Contains(prep.Exports, "__wasm_call_ctors") {
-		module = prep.Module
-		p.snap = &snapshotter{prep: prep, images: map[string]*image{}, making: map[string]bool{}}
+	p.flag, p.startFunc = rw.flag, rw.start
+	p.countGlobal = fmt.Sprintf("%s%d", globalPrefix, rw.count)
+	p.dirty = rw.dirty
+	module := rw.module
+	if rw.noTracking != "" {
+		r.logger.Debug("no write tracking for this plugin; recycled instances are restored whole", slog.String("plugin", name), slog.String("reason", rw.noTracking))
+	}
+	if rw.noSnapshot != "" {
+		r.logger.Debug("no memory images for this plugin", slog.String("plugin", name), slog.String("reason", rw.noSnapshot))
+	}
+	if rw.prep != nil {
+		// Calls start from a memory image of the initialised state (see image).
+		p.snap = &snapshotter{prep: rw.prep, images: map[string]*image{}, making: map[string]bool{}}
 	}
 	compiled, err := r.wz.CompileModule(ctx, module)
 	if err != nil {

@@ -29,6 +29,7 @@ type Runtime struct {
 	mu             sync.RWMutex
 	wz             wazero.Runtime
 	cache          wazero.CompilationCache
+	rewrites       *rewriteCache // nil: modules are rewritten at every Load
 	logger         *slog.Logger
 	maxModuleBytes int64
 	defaults       capabilities.Limits
@@ -231,6 +232,10 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		}
 		r.cache = cache
 		wcfg = wcfg.WithCompilationCache(cache)
+		var why string
+		if r.rewrites, why = newRewriteCache(cfg.cacheDir, r); r.rewrites == nil {
+			r.logger.Info("rewritten modules are not cached; every start rewrites every plugin", slog.String("reason", why))
+		}
 	}
 	r.wz = wazero.NewRuntimeWithConfig(ctx, wcfg)
 	// WASI's writes into guest memory are recorded for write tracking.

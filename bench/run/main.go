@@ -185,6 +185,7 @@ type report struct {
 	Warmup           string            `json:"warmup"`
 	Startup          *startupResult    `json:"startup,omitempty"`
 	StartupSameBytes *startupResult    `json:"startupSameBytes,omitempty"`
+	StartupFloor     *floorResult      `json:"startupFloor,omitempty"`
 	Phases           []*phase          `json:"phases"`
 	Targets          []target          `json:"targets"`
 	Notes            []string          `json:"notes,omitempty"`
@@ -261,6 +262,10 @@ func run(ctx context.Context, o options) (int, error) {
 				return 0, fmt.Errorf("start-up: %w", err)
 			}
 			say("start-up with the same hello module under %d names (for comparison): median %s", o.startupPlugins, fmtDur(rep.StartupSameBytes.Median))
+			if rep.StartupFloor, err = measureFloor(ctx, o.cacheDir, hello, o.startupPlugins, o.runs); err != nil {
+				return 0, fmt.Errorf("start-up floor: %w", err)
+			}
+			say("wazero alone, compiling the %d unmodified modules from its warm cache (the floor): median %s of %s", o.startupPlugins, fmtDur(rep.StartupFloor.Median), fmtDurs(rep.StartupFloor.Runs))
 		}
 		say("start-up measured in %v (a first run also compiles the new cache entries)", time.Since(t0).Round(time.Millisecond))
 		runtime.GC()
@@ -529,6 +534,9 @@ func targets(o options, rep *report, iso []*phase, rss *phase) []target {
 			t.Note = "distinct modules"
 			if ss := rep.StartupSameBytes; ss != nil {
 				t.Note += fmt.Sprintf("; one module under %d names: %s", ss.Plugins, fmtDur(ss.Median))
+			}
+			if f := rep.StartupFloor; f != nil {
+				t.Note += fmt.Sprintf("; wazero alone: %s", fmtDur(f.Median))
 			}
 		} else {
 			t.Note = "the same module under every name"
