@@ -328,9 +328,11 @@ func (s *Server) toolHandler(st *servedTool) server.ToolHandlerFunc {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
 		obs.end(&res.Stats, len(res.JSON), res.IsError, nil)
-		raw := json.RawMessage(res.JSON)
-		out, err := mcp.ParseCallToolResult(&raw)
-		if err != nil {
+		// Call checked that the result is an object with a content array,
+		// so mcp.ParseCallToolResult's first pass (which checks that) is
+		// skipped.
+		out := new(mcp.CallToolResult)
+		if err := json.Unmarshal(res.JSON, out); err != nil {
 			return mcp.NewToolResultError(fmt.Sprintf("%s: the plugin's result could not be read: %v", st.def.Name, err)), nil
 		}
 		return out, nil

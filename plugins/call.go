@@ -127,12 +127,14 @@ func checkCallResult(out []byte) (*Result, error) {
 	}
 	res := &Result{JSON: out}
 	if c, ok := fields["content"]; ok && string(bytes.TrimSpace(c)) != "null" {
-		var content []map[string]any
+		// Raw values: only "type" is looked at, and decoding every member
+		// into a Go value would cost each call.
+		var content []map[string]json.RawMessage
 		if err := json.Unmarshal(c, &content); err != nil {
 			return nil, fmt.Errorf("content: want an array of content objects, found %s", snippet(c))
 		}
 		for i, item := range content {
-			if _, ok := item["type"].(string); !ok {
+			if t := item["type"]; len(t) == 0 || t[0] != '"' {
 				return nil, fmt.Errorf("content[%d]: missing its \"type\"", i)
 			}
 		}
