@@ -86,7 +86,12 @@ func runChild(role, wasmDir, cacheDir string) error {
 		if err := srv.Swap(set, nil); err != nil {
 			return err
 		}
-		h = srv
+		// /metrics too, from which the harness reads the guest's share of
+		// each phase (warden_call_duration_seconds by phase).
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.MetricsHandler())
+		mux.Handle("/", srv)
+		h = mux
 	case "native":
 		h = nativesrv.Handler()
 	default:
@@ -342,4 +347,54 @@ func (s *sampler) stop() memStats {
 		m.Source = "unavailable (no /proc)"
 	}
 	return m
+}
+
+// guestTimes are the sums and counts of warden_call_duration_seconds for
+// the execute and instantiate phases, read from Warden's /metrics.
+type guestTimes struct {
+	execSum, execCount, instSum, instCount float64
+}
+
+// scrapeGuestTimes reads the guest phases' totals from the Warden server
+// whose MCP endpoint is mcpURL.
+func scrapeGuestTimes(mcpURL string) (guestTimes, error) {
+	var g guestTimes
+	resp, err := http.Get(strings.TrimSuffix(mcpURL, "/mcp") + "/metrics")
+	if err != nil {
+		return g, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return g, fmt.Errorf("/metrics answered %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		var sum, count *float64
+		switch {
+		case strings.Contains(line, `phase="execute"`):
+			sum, count = &g.execSum, &g.execCount
+		case strings.Contains(line, `phase="instantiate"`):
+			sum, count = &g.instSum, &g.instCount
+		default:
+			continue
+		}
+		name, rest, _ := strings.Cut(line, "{")
+		_, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		if err != nil {
+			return g, fmt.Errorf("/metrics: %q: %w", line, err)
+		}
+		switch name {
+		case "warden_call_duration_seconds_sum":
+			*sum += v
+		case "warden_call_duration_seconds_count":
+			*count += v
+		}
+	}
+	return g, sc.Err()
 }
