@@ -127,14 +127,12 @@ func checkCallResult(out []byte) (*Result, error) {
 	}
 	res := &Result{JSON: out}
 	if c, ok := fields["content"]; ok && string(bytes.TrimSpace(c)) != "null" {
-		// Raw values: only "type" is looked at, and decoding every member
-		// into a Go value would cost each call.
-		var content []map[string]json.RawMessage
+		var content []map[string]any
 		if err := json.Unmarshal(c, &content); err != nil {
 			return nil, fmt.Errorf("content: want an array of content objects, found %s", snippet(c))
 		}
 		for i, item := range content {
-			if t := item["type"]; len(t) == 0 || t[0] != '"' {
+			if _, ok := item["type"].(string); !ok {
 				return nil, fmt.Errorf("content[%d]: missing its \"type\"", i)
 			}
 		}
