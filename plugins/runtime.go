@@ -75,8 +75,9 @@ type runtimeConfig struct {
 // unusable, and NewRuntime reports it.
 type Option func(*runtimeConfig) error
 
-// WithCacheDir keeps compiled machine code in dir so that later processes
-// skip compilation. The directory is created with mode 0700 and refused when
+// WithCacheDir keeps compiled machine code in dir, and the modules as Load
+// rewrote them in its warden-rewrite subdirectory, so that later processes
+// skip compilation and the rewrites. The directory is created with mode 0700 and refused when
 // anyone but the current user could write to it: wazero trusts its cache
 // files, so whoever can write them can bypass every signature check.
 func WithCacheDir(dir string) Option {

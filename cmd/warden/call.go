@@ -148,7 +148,7 @@ Exit status: 0 when the plugin returned a result (even one with "isError": true)
 	f.StringVar(&grantFile, "grant", "", "grant file (YAML) giving the plugin network, filesystem, secrets and limits")
 	f.StringArrayVar(&secrets, "secret", nil, "give the plugin secret `NAME=VALUE` (repeatable; masked in output)")
 	f.DurationVar(&timeout, "timeout", 0, "stop the call after this long (default: the grant's limit, else 10s)")
-	f.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "directory for compiled code (mode 0700); empty disables the cache")
+	f.StringVar(&cacheDir, "cache-dir", defaultCacheDir(), "directory for compiled code and rewritten modules (mode 0700); empty disables the cache")
 	f.StringVar(&logLevel, "log-level", "info", "lowest plugin log level shown on stderr: trace, debug, info, warn, error")
 	return cmd
 }
