@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/wardenmcp/warden/internal/atomicfile"
 	"github.com/wardenmcp/warden/internal/wasmbin"
 )
 
@@ -136,29 +137,9 @@ func (c *rewriteCache) put(digest string, rw *rewritten) {
 	if c == nil {
 		return
 	}
-	if err := writeFileAtomic(c.path(digest), encodeRewritten(rw)); err != nil {
+	if err := atomicfile.WriteFile(c.path(digest), encodeRewritten(rw), 0o600); err != nil {
 		c.logger.Warn("the rewrite cache could not be written; the next start rewrites this module again", slog.String("error", err.Error()))
 	}
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after a successful rename, nothing to remove
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // rewriteMeta is an entry's JSON header. The data segments' table

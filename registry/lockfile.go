@@ -13,7 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/wardenmcp/warden/registry/internal/atomicfile"
+	"github.com/wardenmcp/warden/internal/atomicfile"
 	"github.com/wardenmcp/warden/registry/internal/semver"
 )
 

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wardenmcp/warden/registry/internal/atomicfile"
+	"github.com/wardenmcp/warden/internal/atomicfile"
 	"github.com/wardenmcp/warden/registry/internal/flock"
 )
 

@@ -111,24 +111,14 @@ func startupOnce(ctx context.Context, cacheDir string, names []string, mods [][]
 	// As warden serve does (internal/daemon): GOMAXPROCS loads at a time,
 	// served in order.
 	set := make([]*host.Plugin, len(mods))
-	errs := make([]error, len(mods))
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-	var wg sync.WaitGroup
-	for i, m := range mods {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			p, err := rt.Load(ctx, names[i], m)
-			if err != nil {
-				errs[i] = fmt.Errorf("loading %s: %w", names[i], err)
-				return
-			}
-			set[i] = &host.Plugin{Name: names[i], Module: p}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := inParallel(len(mods), func(i int) error {
+		p, err := rt.Load(ctx, names[i], mods[i])
+		if err != nil {
+			return fmt.Errorf("loading %s: %w", names[i], err)
+		}
+		set[i] = &host.Plugin{Name: names[i], Module: p}
+		return nil
+	}); err != nil {
 		return 0, err
 	}
 	if err := srv.Swap(set, nil); err != nil {
@@ -202,19 +192,11 @@ func measureFloor(ctx context.Context, cacheDir string, wasm []byte, n, runs int
 		t0 := time.Now()
 		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 		defer rt.Close(ctx)
-		errs := make([]error, len(mods))
-		sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-		var wg sync.WaitGroup
-		for i, m := range mods {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				_, errs[i] = rt.CompileModule(ctx, m)
-			}()
-		}
-		wg.Wait()
-		return time.Since(t0), errors.Join(errs...)
+		err = inParallel(len(mods), func(i int) error {
+			_, err := rt.CompileModule(ctx, mods[i])
+			return err
+		})
+		return time.Since(t0), err
 	}
 	if _, err := once(); err != nil { // fills the cache
 		return nil, err
@@ -231,4 +213,21 @@ func measureFloor(ctx context.Context, cacheDir string, wasm []byte, n, runs int
 	slices.Sort(sorted)
 	r.Median = sorted[len(sorted)/2]
 	return r, nil
+}
+
+// inParallel calls f(0) … f(n-1), GOMAXPROCS at a time, and joins their
+// errors.
+func inParallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = f(i)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardenmcp/warden/capabilities"
+	"github.com/wardenmcp/warden/internal/atomicfile"
 	"github.com/wardenmcp/warden/plugins"
 )
 
@@ -176,7 +177,7 @@ The output is written atomically (a temporary file renamed into place).`,
 			if err != nil {
 				return usagef("%s: %w", args[0], err)
 			}
-			if err := writeFileAtomic(out, packed, 0o644); err != nil {
+			if err := atomicfile.WriteFile(out, packed, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "packed manifest %s %s into %s (%s)\n", m.Name, m.Version, out, humanBytes(int64(len(packed))))
@@ -186,32 +187,6 @@ The output is written atomically (a temporary file renamed into place).`,
 	cmd.Flags().StringVar(&manifestFile, "manifest", "", "manifest file (YAML)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write the packed module (may be IN.wasm itself)")
 	return cmd
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename, so a crash never leaves a half-written file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // humanBytes formats n for people: "3.7 MiB".

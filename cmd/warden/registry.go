@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenmcp/warden/internal/atomicfile"
 	"github.com/wardenmcp/warden/internal/config"
 	"github.com/wardenmcp/warden/plugins"
 	"github.com/wardenmcp/warden/registry"
@@ -196,7 +197,7 @@ covers the module's bytes, manifest included.`,
 			if out == "" {
 				out = args[0] + ".sigstore.json"
 			}
-			if err := writeFileAtomic(out, bundle, 0o644); err != nil {
+			if err := atomicfile.WriteFile(out, bundle, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "signed %s (%s): %s\n", args[0], registry.Digest(wasm), out)
