@@ -27,7 +27,8 @@ var benchTools = []struct {
 }
 
 // BenchmarkLoad measures Load (compile, checks, and listing the tools in a
-// throwaway instance), cold and from a warm on-disk compilation cache.
+// throwaway instance), cold and from a warm on-disk cache, which holds the
+// compiled code and the rewritten module.
 func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	for _, bt := range benchTools[:2] {
