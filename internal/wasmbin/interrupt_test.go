@@ -251,6 +251,22 @@ func TestAddInterruptChecksGo(t *testing.T) {
 	}
 }
 
+// rewriteFuzzer seeds f with seeds and the code-scan cases, and returns
+// the interpreter runtime fuzzRewrite checks rewrites against, closed when
+// f ends.
+func rewriteFuzzer(f *testing.F, seeds ...[]byte) wazero.Runtime {
+	for _, b := range seeds {
+		f.Add(b)
+	}
+	for _, tc := range factCases {
+		f.Add(tc.wasm)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { r.Close(ctx) })
+	return r
+}
+
 // fuzzRewrite runs rewrite on b and checks it against the runtime r: an
 // error must say whether the module is malformed or unsupported, and a
 // module wazero accepts must still be accepted once rewritten. It returns
@@ -284,13 +300,7 @@ func fuzzRewrite(t *testing.T, r wazero.Runtime, b []byte, rewrite func([]byte) 
 // (fuzzRewrite), and that the rewrite decodes again with every loop
 // checked.
 func FuzzAddInterruptChecks(f *testing.F) {
-	f.Add(interruptModule())
-	for _, tc := range factCases {
-		f.Add(tc.wasm)
-	}
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
-	defer r.Close(ctx)
+	r := rewriteFuzzer(f, interruptModule())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out := fuzzRewrite(t, r, b, func(b []byte) ([]byte, error) {
 			in, err := AddInterruptChecks(b, "host.")

@@ -146,14 +146,7 @@ func TestAddWriteTrackingGo(t *testing.T) {
 
 // FuzzAddWriteTracking checks the rewrite against the runtime (fuzzRewrite).
 func FuzzAddWriteTracking(f *testing.F) {
-	f.Add(trackingModule())
-	f.Add(interruptModule())
-	for _, tc := range factCases {
-		f.Add(tc.wasm)
-	}
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
-	defer r.Close(ctx)
+	r := rewriteFuzzer(f, trackingModule(), interruptModule())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzRewrite(t, r, b, func(b []byte) ([]byte, error) {
 			tr, err := AddWriteTracking(b, "host.")
