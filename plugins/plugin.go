@@ -109,13 +109,11 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	p.manifest = m
 
 	rw := r.rewrites.get(p.digest)
-	if rw != nil {
+	fresh := rw == nil
+	if !fresh {
 		r.logger.Debug("rewritten module read from the rewrite cache", slog.String("plugin", name))
-	} else {
-		if rw, err = r.rewrite(wasm); err != nil {
-			return nil, lerr(ErrInvalidModule, err.Error(), err)
-		}
-		r.rewrites.put(p.digest, rw)
+	} else if rw, err = r.rewrite(wasm); err != nil {
+		return nil, lerr(ErrInvalidModule, err.Error(), err)
 	}
 	p.flag, p.startFunc = rw.flag, rw.start
 	p.countGlobal = fmt.Sprintf("%s%d", globalPrefix, rw.count)
@@ -215,6 +213,10 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	if err := p.listExtras(ctx, ls); err != nil {
 		return nil, lerr(ErrInvalidTool, err.Error(), err)
+	}
+	// Cached only now: a module refused later in Load leaves nothing behind.
+	if fresh {
+		r.rewrites.put(p.digest, rw)
 	}
 	ok = true
 	return p, nil

@@ -112,6 +112,19 @@ func TestRewriteCache(t *testing.T) {
 		return m
 	}
 
+	// A module that rewrites but is then refused leaves no entry.
+	rt, err := NewRuntime(ctx, WithCacheDir(dir), WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	if _, err := rt.Load(ctx, "empty", []byte("\x00asm\x01\x00\x00\x00")); err == nil {
+		t.Fatal("a module without entry points was loaded")
+	}
+	if files := entries(); len(files) != 0 {
+		t.Fatalf("a refused module left %v in the rewrite cache", files)
+	}
+
 	first := load()
 	files := entries()
 	if len(files) != 1 {
